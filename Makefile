@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Thin front end: every target calls one script of scripts/.
+.PHONY: help setup deps fetch worktree export build build-base guest lint \
+	check-series check demo clean
+
+help:                 ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+setup: deps fetch worktree build guest ## everything the demo and the tests need
+
+deps:                 ## install the Debian packages (root; idempotent)
+	scripts/setup-deps.sh
+
+fetch:                ## download and unpack the pinned Debian qemu source
+	scripts/fetch-base.sh
+
+worktree:             ## git tree .work/src: base + patches/ as commits
+	scripts/make-worktree.sh
+
+export:               ## regenerate patches/ from branch 'series' of .work/src
+	scripts/export-series.sh
+
+build:                ## build the patched qemu-system-x86_64 and test programs
+	scripts/build.sh patched
+
+build-base:           ## build the unpatched base next to it
+	scripts/build.sh base
+
+guest:                ## download the guest kernel, build its initramfs
+	scripts/fetch-guest.sh
+
+lint:                 ## checkpatch.pl over every patch
+	scripts/lint.sh
+
+check-series:         ## build and test every prefix of the series
+	scripts/check-series.sh
+
+check:                ## run every test (T=pattern to select)
+	scripts/run-tests.sh $(T)
+
+demo:                 ## main job: a real Linux guest uses the TPM via CRB and TIS
+	scripts/demo.sh
+
+clean:                ## remove .work (downloads, trees, builds)
+	rm -rf .work

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Build the minimal qemu-system-x86_64 and the test programs of
+# tests/upstream-tests.  "build.sh" builds the patched tree, "build.sh base"
+# the unpatched base next to it.  Incremental: an unchanged tree rebuilds
+# nothing.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+which=${1:-patched}
+case "$which" in
+patched)
+    "$TOP/scripts/make-worktree.sh"
+    src=$SRC build=$BUILD
+    ;;
+base)
+    [ -d "$SRC/.git" ] || "$TOP/scripts/make-worktree.sh"
+    if [ ! -d "$BASE_SRC" ]; then
+        git -C "$SRC" worktree prune
+        git -C "$SRC" worktree add -q --detach "$BASE_SRC" base
+    fi
+    # Self-healing: whatever was checked out here, build the base.
+    git -C "$BASE_SRC" checkout -q --detach base
+    src=$BASE_SRC build=$BASE_BUILD
+    ;;
+*) die "usage: build.sh [patched|base]" ;;
+esac
+need_cmd ninja
+[ -x "$SYS_PYTHON" ] || die "no $SYS_PYTHON: run 'make deps'"
+
+configure_build "$src" "$build"
+build_targets "$build" "$which"
+link_firmware "$build"

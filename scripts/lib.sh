@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared paths and helpers for the scripts in this directory.  Sourced, not run.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=${QPQC_WORK:-$TOP/.work}         # everything generated: downloads, trees, builds
+DOWNLOAD=$WORK/download
+PRISTINE=$WORK/pristine               # dpkg-source -x output (read-only reference)
+SRC=$WORK/src                         # git tree: tag "base", branch "series" = base + patches
+BUILD=$WORK/build                     # patched build of $SRC
+BASE_SRC=$WORK/base-src               # git worktree of tag "base"
+BASE_BUILD=$WORK/base-build           # unpatched build, for comparisons
+PREFIX_SRC=$WORK/prefix-src           # git worktree walked through the series prefixes
+PREFIX_BUILD=$WORK/prefix-build
+GUEST=$WORK/guest                     # guest kernel and initramfs
+PATCHES=$TOP/patches
+BASE_VERSION_FILE=$TOP/base-version
+SYS_PYTHON=/usr/bin/python3           # Debian's python: it sees Debian's meson and pycotap
+APT_ETC=${APT_ETC:-/etc/apt}
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+need_cmd() {
+    command -v "$1" >/dev/null 2>&1 || die "no $1 on PATH: run 'make deps'"
+}
+
+# The version the base is pinned to (Debian's epoch:upstream-revision form).
+base_version() {
+    sed -n '/^[^#]/{p;q}' "$BASE_VERSION_FILE"
+}
+
+# The version actually fetched (may differ from the pin, see fetch-base.sh).
+fetched_version() {
+    cat "$PRISTINE/.version" 2>/dev/null || die "base not fetched: run 'make fetch'"
+}
+
+# Patch file names in series order, comments and blank lines skipped.
+series_patches() {
+    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES/series"
+}
+
+# tpm-crb arguments that turn chunking on, when binary $1 has it.
+crb_chunk_args() {
+    if "$1" -device tpm-crb,help 2>/dev/null | grep -q 'cap-chunk='; then
+        echo "-global tpm-crb.cap-chunk=on"
+    fi
+}
+
+jobs() {
+    nproc 2>/dev/null || echo 2
+}
+
+# git with the settings that make exports reproducible whatever the
+# user's own git configuration says.
+repro_git() {
+    git -c core.abbrev=12 -c diff.noprefix=false \
+        -c diff.mnemonicPrefix=false -c diff.relative=false \
+        -c format.numbered=false -c format.signOff=false \
+        -c format.coverLetter=false -c format.thread=false "$@"
+}
+
+# git in the working tree.
+src_git() {
+    repro_git -C "$SRC" "$@"
+}
+
+# Write the commits base..$2 (default: branch "series") of repository $3
+# (default: the working tree) as format-patch files 0001-*.patch ... and a
+# file "series" into directory $1.
+export_to_dir() {
+    local out=$1 branch=${2:-series} repo=${3:-$SRC}
+    mkdir -p "$out"
+    repro_git -C "$repo" format-patch -q --no-signature --zero-commit \
+        --full-index --no-numbered --subject-prefix=PATCH \
+        --diff-algorithm=myers --no-renames -o "$out" "base..$branch" >/dev/null
+    (cd "$out" && ls -1 ./*.patch 2>/dev/null | sed 's|^\./||' >series) || true
+}
+
+# Hash of the committed description of the series (patches/).
+patches_hash() {
+    (cd "$PATCHES" && cat series $(series_patches)) | sha256sum | cut -d' ' -f1
+}
+
+# Does the series in patches/ match branch "series" of the working tree?
+series_matches_branch() {
+    local tmp rc=0
+    tmp=$(mktemp -d)
+    export_to_dir "$tmp"
+    diff -q "$tmp/series" "$PATCHES/series" >/dev/null || rc=1
+    if [ $rc = 0 ]; then
+        for p in $(series_patches); do
+            cmp -s "$tmp/$p" "$PATCHES/$p" || { rc=1; break; }
+        done
+    fi
+    rm -rf "$tmp"
+    return $rc
+}
+
+# Remember that the branch tip and patches/ agree (see make-worktree.sh).
+record_sync() {
+    printf '%s %s\n' "$(git -C "$SRC" rev-parse series)" "$(patches_hash)" >"$WORK/src.synced"
+}
+
+# The minimal build: qemu-system-x86_64 with TPM, KVM and TCG, nothing else.
+# The +ds source has no firmware: QEMU finds Debian's seabios,
+# qemu-system-data and ipxe-qemu through the firmware path.
+CONFIGURE_FLAGS="--target-list=x86_64-softmmu --without-default-features
+    --enable-tpm --enable-kvm --enable-tcg --disable-docs
+    --disable-install-blobs --disable-relocatable --disable-download
+    --firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
+    --python=$SYS_PYTHON"
+
+# Configure build dir $2 for source tree $1, unless it already is.
+configure_build() {
+    local src=$1 build=$2 flags=$CONFIGURE_FLAGS
+    if [ -f "$build/build.ninja" ] && [ "$(cat "$build/.flags" 2>/dev/null)" = "$flags" ]; then
+        return 0
+    fi
+    log "configuring $(basename "$build") (${src#"$TOP"/})"
+    mkdir -p "$build"
+    # shellcheck disable=SC2086
+    (cd "$build" && "$src/configure" $flags >configure.out 2>&1) ||
+        { tail -n 30 "$build/configure.out" >&2; die "configure failed (log: $build/configure.out); missing packages? run 'make deps'"; }
+    printf '%s' "$flags" >"$build/.flags"
+}
+
+# Run from its build directory, QEMU looks for the firmware path under
+# qemu-bundle/: link Debian's firmware directories there.
+link_firmware() {
+    local build=$1 d
+    for d in /usr/share/seabios /usr/share/qemu /usr/lib/ipxe/qemu; do
+        [ -d "$d" ] || die "no $d: run 'make deps' (seabios, qemu-system-data, ipxe-qemu)"
+        mkdir -p "$build/qemu-bundle$(dirname "$d")"
+        ln -sfn "$d" "$build/qemu-bundle$d"
+    done
+}
+
+# The ninja targets of tests/upstream-tests that exist in build dir $1.
+test_targets() {
+    local build=$1 pat
+    local all
+    all=$(ninja -C "$build" -t targets all | sed -n 's/: .*//p' | grep -E '^tests/(qtest|unit)/[^/.]+$' | sort -u)
+    while read -r pat; do
+        case "$pat" in ''|'#'*) continue ;; esac
+        for t in $all; do
+            # shellcheck disable=SC2254
+            case "$t" in $pat) echo "$t" ;; esac
+        done
+    done <"$TOP/tests/upstream-tests" | sort -u
+}
+
+# Build qemu-system-x86_64 and the test programs in build dir $1, with a
+# progress line every 30 seconds.  ("ninja -n" cannot tell "up to date":
+# qemu-version.h is always regenerated, and restat makes that a no-op.)
+build_targets() {
+    local build=$1 what=$2 targets rc=0
+    targets="qemu-system-x86_64 $(test_targets "$build" | tr '\n' ' ')"
+    log "building ($what): $targets"
+    # shellcheck disable=SC2086
+    ninja -C "$build" -j "$(jobs)" $targets >"$build/ninja.out" 2>&1 &
+    local pid=$! n start=$SECONDS next=$((SECONDS + 30))
+    while kill -0 $pid 2>/dev/null; do
+        sleep 1
+        [ $SECONDS -ge $next ] || continue
+        next=$((next + 30))
+        n=$(grep -o '^\[[0-9]*/[0-9]*\]' "$build/ninja.out" | tail -n1)
+        log "  ... $what build at step ${n:-[0/?]} after $((SECONDS - start))s"
+    done
+    wait $pid || rc=$?
+    if [ $rc != 0 ]; then
+        grep -A20 -m3 'error' "$build/ninja.out" >&2 || tail -n 40 "$build/ninja.out" >&2
+        die "build ($what) failed (log: $build/ninja.out)"
+    fi
+    log "build ($what): $(grep -cE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$build/ninja.out") files compiled or linked"
+}
+
+# The URI apt already uses for suite $1 of the machine: deb822 first, then
+# the one-line format.  No mirror host is written into this repository.
+# APT_ETC (default /etc/apt) lets the harness tests use fixtures.
+mirror_for_suite() {
+    local suite=$1 f
+    for f in "$APT_ETC"/sources.list.d/*.sources; do
+        [ -e "$f" ] || continue
+        awk -v suite="$suite" '
+            BEGIN { RS = ""; FS = "\n" }
+            {
+                uri = ""; ok = 0; enabled = 1
+                for (i = 1; i <= NF; i++) {
+                    if ($i ~ /^URIs:/) { split(substr($i, 6), u, " "); uri = u[1] }
+                    if ($i ~ /^Suites:/) {
+                        n = split(substr($i, 8), s, " ")
+                        for (j = 1; j <= n; j++) if (s[j] == suite) ok = 1
+                    }
+                    if ($i ~ /^Enabled: *no/) enabled = 0
+                }
+                if (ok && enabled && uri != "") { print uri; exit }
+            }' "$f"
+    done
+    { cat "$APT_ETC"/sources.list "$APT_ETC"/sources.list.d/*.list 2>/dev/null || true; } |
+        sed -e 's/#.*//' -e 's/\[[^]]*\]//' |
+        awk -v suite="$suite" '($1 == "deb" || $1 == "deb-src") && $3 == suite { print $2; exit }'
+}
+
+# The base version to fetch: the pin $1 when it is among the served versions
+# (stdin, one per line), else the newest served 10.0.x.  Prints nothing when
+# no 10.0.x is served.
+pick_base_version() {
+    local pin=$1 served
+    served=$(grep -E '^1:10\.0\.' | sort -u -r -V || true)
+    if grep -qxF "$pin" <<<"$served"; then
+        echo "$pin"
+    else
+        head -n1 <<<"$served"
+    fi
+}

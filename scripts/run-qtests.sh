@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Run the test programs of tests/upstream-tests in build dir $1 (default:
+# the patched build) and write one line per TAP result to stdout:
+#   PASS|FAIL|SKIP <TAB> name <TAB> reason
+# Logs go to $1/qtest-logs/.  Exit status 1 when any result is FAIL.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+build=${1:-$BUILD}
+filter=${2:-}
+[ -x "$build/qemu-system-x86_64" ] || die "no $build/qemu-system-x86_64: run 'make build'"
+logs=$build/qtest-logs
+mkdir -p "$logs"
+for t in $(test_targets "$build"); do
+    name=$(basename "$t")
+    [ -z "$filter" ] || [[ "$name" == *$filter* ]] || continue
+    [ -x "$build/$t" ] || { printf 'FAIL\t%s\tnot built\n' "$name"; continue; }
+    rc=0
+    (cd "$build" && QTEST_QEMU_BINARY=$build/qemu-system-x86_64 \
+        timeout "${QTEST_TIMEOUT:-600}" "./$t" --tap -k) >"$logs/$name.log" 2>&1 || rc=$?
+    # ok N name [# SKIP reason] / not ok N name
+    awk -v prog="$name" -v rc=$rc '
+        /^ok [0-9]+ / {
+            n = $0; sub(/^ok [0-9]+ /, "", n); reason = ""
+            if (n ~ / # SKIP/) { reason = n; sub(/.* # SKIP ?/, "", reason); sub(/ # SKIP.*/, "", n)
+                printf "SKIP\t%s %s\t%s\n", prog, n, (reason == "" ? "no reason given" : reason) }
+            else printf "PASS\t%s %s\t\n", prog, n
+            seen++; next
+        }
+        /^not ok [0-9]+ / { n = $0; sub(/^not ok [0-9]+ /, "", n); printf "FAIL\t%s %s\t\n", prog, n; seen++; bad++; next }
+        /^1\.\.0 # SKIP/ { r = $0; sub(/^1\.\.0 # SKIP ?/, "", r); printf "SKIP\t%s\t%s\n", prog, r; seen++; next }
+        END {
+            if (rc != 0 && bad == 0) printf "FAIL\t%s\texit status %d (see log)\n", prog, rc
+            else if (seen == 0) printf "FAIL\t%s\tran no test\n", prog
+        }' "$logs/$name.log"
+done | tee "$logs/results" 
+grep -q '^FAIL' "$logs/results" && exit 1
+exit 0

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The test command: builds what is missing (nothing when up to date), then
+# runs the lint, the series-prefix check, the base's and the series' test
+# programs, the harness tests (tests/harness) and the real-guest tests
+# (tests/guest), and ends with "N passed, N failed, N skipped".
+#   run-tests.sh [PATTERN]   only the tests whose name contains PATTERN
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+filter=${1:-}
+results=$WORK/test-results
+logs=$WORK/test-logs
+mkdir -p "$logs"
+: >"$results"
+
+record() { # STATUS NAME [REASON]
+    printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$results"
+    case $1 in
+    PASS) printf 'PASS  %s\n' "$2" ;;
+    SKIP) printf 'SKIP  %s: %s\n' "$2" "${3:-}" ;;
+    *) printf 'FAIL  %s%s\n' "$2" "${3:+: $3}" ;;
+    esac
+}
+wanted() { [ -z "$filter" ] || [[ "$1" == *$filter* ]]; }
+
+# A step of the harness that must work for anything else to be tested.
+prepare() {
+    "$@" || { record FAIL "setup: $*" "see above"; summary; }
+}
+
+# Run a shell test: exit 0 pass, 77 skip ("SKIP: reason" in its output).
+run_script() {
+    local name=$1 script=$2 log rc=0
+    log=$logs/$(echo "$name" | tr '/ ' '__').log
+    timeout "${TEST_TIMEOUT:-900}" "$script" >"$log" 2>&1 || rc=$?
+    case $rc in
+    0) record PASS "$name" ;;
+    77) record SKIP "$name" "$(sed -n 's/^SKIP: //p' "$log" | tail -n1)" ;;
+    124) record FAIL "$name" "timed out after ${TEST_TIMEOUT:-900}s"; tail -n 20 "$log" | sed 's/^/    /' ;;
+    *) record FAIL "$name" "exit status $rc"; tail -n 30 "$log" | sed 's/^/    /' ;;
+    esac
+}
+
+summary() {
+    local p f s
+    p=$(grep -c '^PASS' "$results")
+    f=$(grep -c '^FAIL' "$results")
+    s=$(grep -c '^SKIP' "$results")
+    if [ "$s" -gt 0 ]; then
+        echo
+        echo "skipped:"
+        awk -F'\t' '$1 == "SKIP" { printf "  %s: %s\n", $2, $3 }' "$results"
+    fi
+    if [ "$f" -gt 0 ]; then
+        echo
+        echo "failed:"
+        awk -F'\t' '$1 == "FAIL" { printf "  %s%s\n", $2, ($3 == "" ? "" : ": " $3) }' "$results"
+        echo "(logs: $logs, $BUILD/qtest-logs)"
+    fi
+    echo
+    echo "test command took $((SECONDS / 60))m$((SECONDS % 60))s"
+    echo "$p passed, $f failed, $s skipped"
+    [ "$f" = 0 ]
+    exit
+}
+
+log "preparing: fetch, working tree, patched build, guest image"
+prepare "$TOP/scripts/fetch-base.sh"
+prepare "$TOP/scripts/build.sh"
+prepare "$TOP/scripts/fetch-guest.sh"
+
+if wanted lint; then
+    if "$TOP/scripts/lint.sh" >"$logs/lint.log" 2>&1; then
+        record PASS "lint: checkpatch.pl over the series"
+    else
+        record FAIL "lint: checkpatch.pl over the series"; sed 's/^/    /' "$logs/lint.log"
+    fi
+fi
+if wanted series-prefixes; then
+    if "$TOP/scripts/check-series.sh" 2>&1 | tee "$logs/series-prefixes.log" | grep -v '^==>   \.\.\.'; then
+        record PASS "series-prefixes: every prefix builds and passes the test programs"
+    else
+        record FAIL "series-prefixes" "see $logs/series-prefixes.log"
+    fi
+fi
+
+log "running the test programs of the patched build"
+"$TOP/scripts/run-qtests.sh" "$BUILD" "$filter" >"$logs/qtests.results" 2>"$logs/qtests.err"
+while IFS=$'\t' read -r status name reason; do
+    record "$status" "$name" "$reason"
+done <"$logs/qtests.results"
+[ ! -s "$logs/qtests.err" ] || cat "$logs/qtests.err"
+
+for t in "$TOP"/tests/harness/test-*.sh "$TOP"/tests/guest/test-*.sh; do
+    [ -e "$t" ] || continue
+    name=$(basename "$(dirname "$t")")/$(basename "$t" .sh)
+    wanted "$name" || continue
+    log "running $name"
+    run_script "$name" "$t"
+done
+summary

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A real Linux guest does TPM 2.0 work through tpm-tis.
+. "$(dirname "$0")/../lib/common.sh"
+"$(dirname "$0")/run-guest.sh" tpm-tis
