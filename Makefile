@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Thin front end: every target calls one script of scripts/.
 .PHONY: help setup deps fetch worktree export build build-base guest lint \
-	check-series check demo clean
+	check-series check demo bench clean
 
 help:                 ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -40,6 +40,9 @@ check:                ## run every test (T=pattern to select)
 
 demo:                 ## main job: a real Linux guest uses the TPM via CRB and TIS
 	scripts/demo.sh
+
+bench:                ## time unchunked commands: unpatched vs patched build
+	scripts/bench.sh
 
 clean:                ## remove .work (downloads, trees, builds)
 	rm -rf .work

@@ -30,4 +30,3 @@ need_cmd ninja
 
 configure_build "$src" "$build"
 build_targets "$build" "$which"
-link_firmware "$build"

@@ -111,10 +111,12 @@ CONFIGURE_FLAGS="--target-list=x86_64-softmmu --without-default-features
     --firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
     --python=$SYS_PYTHON"
 
-# Configure build dir $2 for source tree $1, unless it already is.
+# Configure build dir $2 for source tree $1, unless it already is, and
+# give it the firmware.
 configure_build() {
     local src=$1 build=$2 flags=$CONFIGURE_FLAGS
     if [ -f "$build/build.ninja" ] && [ "$(cat "$build/.flags" 2>/dev/null)" = "$flags" ]; then
+        link_firmware "$build"
         return 0
     fi
     log "configuring $(basename "$build") (${src#"$TOP"/})"
@@ -123,6 +125,7 @@ configure_build() {
     (cd "$build" && "$src/configure" $flags >configure.out 2>&1) ||
         { tail -n 30 "$build/configure.out" >&2; die "configure failed (log: $build/configure.out); missing packages? run 'make deps'"; }
     printf '%s' "$flags" >"$build/.flags"
+    link_firmware "$build"
 }
 
 # Run from its build directory, QEMU looks for the firmware path under

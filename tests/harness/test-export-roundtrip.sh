@@ -10,7 +10,7 @@
 [ -d "$SRC/.git" ] || fail "no working tree: run 'make worktree'"
 wt=$TEST_TMP/wt
 git -C "$SRC" worktree add -q --detach "$wt" base
-trap 'git -C "$SRC" worktree remove --force "$wt"; git -C "$SRC" branch -q -D qpqc-roundtrip-a qpqc-roundtrip-b 2>/dev/null; _cleanup' EXIT
+trap 'git -C "$SRC" worktree remove --force "$wt"; git -C "$SRC" branch -q -D qpqc-roundtrip-a qpqc-roundtrip-s qpqc-roundtrip-b 2>/dev/null; _cleanup' EXIT
 
 # 1. patches/ -> git am -> export == patches/
 git -C "$wt" checkout -q -b qpqc-roundtrip-a base
@@ -21,15 +21,16 @@ export_to_dir "$TEST_TMP/out1" qpqc-roundtrip-a "$wt"
 diff -r "$TEST_TMP/out1" "$PATCHES" || fail "re-export of patches/ differs (above)"
 echo "patches/ (${#list[@]} patches) survives git am + export byte for byte"
 
-# 2. a synthetic series: edits, a new file, a removal
+# 2. a synthetic series on the bare base: edits, a new file, a removal
+git -C "$wt" checkout -q -b qpqc-roundtrip-s base
 printf 'roundtrip\n' >>"$wt/README.rst"
 git -C "$wt" commit -q -a -m "roundtrip: first" -m "Body." -m "Signed-off-by: T <t@example.org>"
 printf 'new\n' >"$wt/roundtrip.txt"
 git -C "$wt" rm -q VERSION
 git -C "$wt" add roundtrip.txt
 git -C "$wt" commit -q -m "roundtrip: second" -m "Signed-off-by: T <t@example.org>"
-export_to_dir "$TEST_TMP/s1" qpqc-roundtrip-a "$wt"
-export_to_dir "$TEST_TMP/s2" qpqc-roundtrip-a "$wt"
+export_to_dir "$TEST_TMP/s1" qpqc-roundtrip-s "$wt"
+export_to_dir "$TEST_TMP/s2" qpqc-roundtrip-s "$wt"
 diff -r "$TEST_TMP/s1" "$TEST_TMP/s2" || fail "two exports of one branch differ"
 git -C "$wt" checkout -q -b qpqc-roundtrip-b base
 # A different committer and date must not change the export.
