@@ -158,6 +158,9 @@ test_targets() {
 # qemu-version.h is always regenerated, and restat makes that a no-op.)
 build_targets() {
     local build=$1 what=$2 targets rc=0
+    # Regenerate build.ninja first: a patch may have added a test program.
+    ninja -C "$build" build.ninja >"$build/ninja.out" 2>&1 ||
+        { tail -n 30 "$build/ninja.out" >&2; die "meson regeneration failed in $build"; }
     targets="qemu-system-x86_64 $(test_targets "$build" | tr '\n' ' ')"
     log "building ($what): $targets"
     # shellcheck disable=SC2086
