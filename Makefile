@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Thin front end: every target calls one script of scripts/.
 .PHONY: help setup deps fetch worktree export build build-base guest lint \
-	check-series check demo bench clean
+	check-series check interop demo bench clean
 
 help:                 ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -37,6 +37,10 @@ check-series:         ## build and test every prefix of the series
 
 check:                ## run every test (T=pattern to select)
 	scripts/run-tests.sh $(T)
+
+interop:              ## migrate mid-transfer to/from upstream QEMU 11.1 (sid chroot)
+	scripts/make-sid-chroot.sh
+	scripts/run-tests.sh interop
 
 demo:                 ## main job: a real Linux guest uses the TPM via CRB and TIS
 	scripts/demo.sh

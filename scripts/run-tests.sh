@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The test command: builds what is missing (nothing when up to date), then
 # runs the lint, the series-prefix check, the base's and the series' test
-# programs, the harness tests (tests/harness) and the real-guest tests
-# (tests/guest), and ends with "N passed, N failed, N skipped".
+# programs, the harness tests (tests/harness), the real-guest tests
+# (tests/guest) and the interoperability tests with upstream QEMU
+# (tests/interop), and ends with "N passed, N failed, N skipped".
 #   run-tests.sh [PATTERN]   only the tests whose name contains PATTERN
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -92,9 +93,10 @@ while IFS=$'\t' read -r status name reason; do
 done <"$logs/qtests.results"
 [ ! -s "$logs/qtests.err" ] || cat "$logs/qtests.err"
 
-for t in "$TOP"/tests/harness/test-*.sh "$TOP"/tests/guest/test-*.sh; do
+for t in "$TOP"/tests/harness/test-*.sh "$TOP"/tests/harness/test-*.py \
+    "$TOP"/tests/guest/test-*.sh "$TOP"/tests/interop/test-*.py; do
     [ -e "$t" ] || continue
-    name=$(basename "$(dirname "$t")")/$(basename "$t" .sh)
+    name=$(basename "$(dirname "$t")")/$(basename "${t%.*}")
     wanted "$name" || continue
     log "running $name"
     run_script "$name" "$t"

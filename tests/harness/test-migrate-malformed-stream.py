@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The tpm-crb/chunk subsection is untrusted input (spec R9).
+
+A stream saved in the middle of a chunked response is loaded back with
+each length or offset of the subsection corrupted.  Every load must be
+refused with an error that names the field, by a QEMU that exits with
+status 1 (not a crash); the stream as saved must load and complete the
+response.
+"""
+
+import os
+import struct
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import qemuvm as q                                      # noqa: E402
+
+DEVICE = "tpm-crb,cap-chunk=on,x-allow-chunk-migration=on,x-chunk-size=64"
+MARK = b"\x0dtpm-crb/chunk" + b"\0\0\0\0"       # name, version 0
+
+
+def be32(n):
+    return struct.pack(">I", n)
+
+
+def tpm_bytes(size, n=None, fill=0x5a):
+    """n bytes (default: size) of a TPM message whose header says size."""
+    n = size if n is None else n
+    msg = bytearray([fill] * max(n, 10))
+    msg[0:6] = b"\x80\x01" + be32(size)
+    return bytes(msg[:n])
+
+
+def save_stream(tmp):
+    """A stream with the device RESPONDING: chunk 1 of 2 of 76 bytes."""
+    m = q.Machine([q.PATCHED], DEVICE, f"{tmp}/src")
+    try:
+        m.open("tpm-crb")
+        m.transfer(q.STARTUP)
+        m.crb_send(q.get_random(64))
+        first = m.read(q.CRB_WINDOW, 64)
+        assert "return" in m.migrate(f"file:{tmp}/stream")
+        assert m.migration_status() == "completed"
+    finally:
+        m.close()
+    with open(f"{tmp}/stream", "rb") as f:
+        return f.read(), first
+
+
+def split(stream):
+    """stream = head + command, response, rsp_offset + tail"""
+    at = stream.find(MARK)
+    assert at > 0 and stream.find(MARK, at + 1) < 0, "no single subsection"
+    p = at + len(MARK)
+    (clen,) = struct.unpack(">I", stream[p:p + 4])
+    command = stream[p + 4:p + 4 + clen]
+    p += 4 + clen
+    (rlen,) = struct.unpack(">I", stream[p:p + 4])
+    response = stream[p + 4:p + 4 + rlen]
+    p += 4 + rlen
+    (offset,) = struct.unpack(">I", stream[p:p + 4])
+    return stream[:at + len(MARK)], command, response, offset, stream[p + 4:]
+
+
+def payload(command, response, offset):
+    return (be32(len(command)) + command + be32(len(response)) + response
+            + be32(offset))
+
+
+def load(tmp, name, stream):
+    """Load stream into a new QEMU; return it once loaded or exited."""
+    path = f"{tmp}/{name}.stream"
+    with open(path, "wb") as f:
+        f.write(stream)
+    m = q.Machine([q.PATCHED], DEVICE, f"{tmp}/{name}", incoming="defer")
+    m.qmp("migrate-incoming", uri=m.uri(f"file:{path}"))
+
+    def loaded():
+        try:
+            return m.proc.poll() is not None or m.run_state() != "inmigrate"
+        except (ValueError, OSError):           # QMP closed: QEMU exits
+            m.proc.wait(timeout=30)
+            return True
+    q.wait_for(loaded, "the load", 60)
+    return m
+
+
+def main():
+    q.need_builds()
+    with tempfile.TemporaryDirectory() as tmp:
+        stream, first = save_stream(tmp)
+        head, command, response, offset, tail = split(stream)
+        assert (command, len(response), offset) == (b"", 76, 64), \
+            f"unexpected chunk state {command!r} {len(response)} {offset}"
+
+        # the stream as saved: the destination delivers the second chunk
+        m = load(tmp, "intact", head + payload(command, response, offset)
+                 + tail)
+        try:
+            assert m.proc.poll() is None, f"intact stream: {m.stderr()}"
+            m.chunk = 64       # no crb_open(): its cmdReady drops state
+            rest = m.crb_receive(first_chunk_done=True)
+            assert first + rest == response, \
+                f"response differs: {(first + rest).hex()} {response.hex()}"
+        finally:
+            m.close()
+        print("ok: the intact stream loads and the response completes")
+
+        cases = [
+            ("command length beyond the field's limit",
+             head + be32(0x100000) + tail,
+             "command: 1048576 bytes exceed the field's limit"),
+            ("response longer than max_xfer",
+             payload(b"", tpm_bytes(4100), 64),
+             "response: 4100 bytes exceed max_xfer (4096)"),
+            ("offset beyond the response",
+             payload(b"", response, 77),
+             "rsp_offset: 77 is beyond the 76-byte response"),
+            ("response header size != length",
+             payload(b"", response[:2] + be32(75) + response[6:], 64),
+             "response: its header size does not match its length of 76"),
+            ("command too short for a header",
+             payload(tpm_bytes(12, 5), b"", 0),
+             "command: 5 bytes cannot hold a header"),
+            ("command longer than its header",
+             payload(tpm_bytes(12, 20), b"", 0),
+             "command: 20 bytes received of a command of 12 bytes"),
+            ("command header beyond max_xfer",
+             payload(tpm_bytes(5000, 64), b"", 0),
+             "command: 64 bytes received of a command of 5000 bytes"),
+        ]
+        for i, (what, body, error) in enumerate(cases):
+            if not body.startswith(head):
+                body = head + body + tail
+            m = load(tmp, f"bad{i}", body)
+            try:
+                m.proc.wait(timeout=30)
+                err = m.stderr()
+                assert m.proc.returncode == 1, \
+                    f"{what}: exit status {m.proc.returncode}: {err}"
+                assert error in err, f"{what}: no '{error}' in: {err}"
+            finally:
+                m.close()
+            print(f"ok: {what}: refused with '{error}'")
+
+
+if __name__ == "__main__":
+    q.run(main)

@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Drive QEMU's TPM devices from a harness test, as a guest driver would.
+
+Machine starts qemu-system-x86_64 under the qtest accelerator (optionally
+inside a chroot) with a TPM backed by swtpm, and talks the qtest protocol
+to reach the registers and QMP to migrate.  Used by the cross-version and
+interoperability tests and by the benchmark.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+TPM_BASE = 0xFED40000
+# CRB registers
+CRB_LOC_CTRL, CRB_CTRL_REQ, CRB_CTRL_STS = 0x08, 0x40, 0x44
+CRB_CTRL_START, CRB_CMD_SIZE, CRB_WINDOW = 0x4C, 0x58, 0x80
+START, RETRY, NEXT = 1, 2, 4
+# TIS registers
+TIS_ACCESS, TIS_STS, TIS_FIFO = 0x00, 0x18, 0x24
+TIS_STS_VALID, TIS_STS_READY, TIS_STS_GO, TIS_STS_AVAIL = 0x80, 0x40, 0x20, 0x10
+
+
+
+def tpm_cmd(tag, cc, body):
+    size = 10 + len(body)
+    return (tag.to_bytes(2, "big") + size.to_bytes(4, "big")
+            + cc.to_bytes(4, "big") + body)
+
+
+STARTUP = tpm_cmd(0x8001, 0x144, bytes.fromhex("0000"))
+# PCR_Extend(16, sha256: 32 x 0x74), password session with empty auth
+PCR_EXTEND_16 = tpm_cmd(0x8002, 0x182, bytes.fromhex(
+    "00000010" "00000009" "40000009" "0000" "00" "0000"
+    "00000001" "000b") + b"\x74" * 32)
+# PCR_Read(sha256: PCR 16)
+PCR_READ_16 = tpm_cmd(0x8001, 0x17e, bytes.fromhex("00000001000b03000001"))
+
+
+def get_random(n):
+    return tpm_cmd(0x8001, 0x17b, n.to_bytes(2, "big"))
+
+
+def padded(size):
+    """GetRandom padded with zeroes to size bytes (swtpm: TPM_RC_SIZE)."""
+    cmd = bytearray(get_random(16).ljust(size, b"\0"))
+    cmd[2:6] = size.to_bytes(4, "big")
+    return bytes(cmd)
+
+
+def rc(rsp):
+    return int.from_bytes(rsp[6:10], "big")
+
+
+class SkipTest(Exception):
+    pass
+
+
+def wait_for(cond, what, limit=20.0, pause=0.01):
+    """Poll cond (every pause seconds) for at most limit seconds."""
+    end = time.monotonic() + limit
+    while not cond():
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(pause)
+
+
+class Swtpm:
+    def __init__(self, tmp):
+        os.makedirs(tmp, exist_ok=True)
+        self.ctrl = os.path.join(tmp, "swtpm.sock")
+        self.proc = subprocess.Popen(
+            ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={tmp}",
+             "--ctrl", f"type=unixio,path={self.ctrl}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.ctrl), "swtpm's socket")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+class Machine:
+    """qemu [-incoming URI] with device DEVICE (e.g. "tpm-crb,cap-chunk=on").
+
+    qemu is a list (the binary, or "chroot", ROOT, binary); root is then
+    the chroot's directory, and every path given to QEMU is translated.
+    tpm makes the TPM from a directory: Swtpm, or faketpm.FakeTpm.
+    """
+
+    def __init__(self, qemu, device, tmp, machine="q35", incoming=None,
+                 root=None, extra=(), tpm=Swtpm):
+        os.makedirs(tmp, exist_ok=True)
+        self.tmp, self.root = tmp, root
+        self.swtpm = tpm(os.path.join(tmp, "tpm"))
+        qsock = os.path.join(tmp, "qtest.sock")
+        self.qmp_path = os.path.join(tmp, "qmp.sock")
+        self.err_path = os.path.join(tmp, "qemu.err")
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(qsock)
+        srv.listen(1)
+        args = ["-machine", machine, "-accel", "qtest", "-display", "none",
+                "-nodefaults", "-qtest", f"unix:{self.p(qsock)}",
+                "-qmp", f"unix:{self.p(self.qmp_path)},server=on,wait=off",
+                "-chardev", f"socket,id=c,path={self.p(self.swtpm.ctrl)}",
+                "-tpmdev", "emulator,id=t,chardev=c",
+                "-device", f"{device},tpmdev=t"]
+        if incoming:
+            args += ["-incoming", self.uri(incoming)]
+        args += list(extra)
+        self.err = open(self.err_path, "w")
+        self.proc = subprocess.Popen(qemu + args, stdout=self.err,
+                                     stderr=self.err)
+        srv.settimeout(30)
+        try:
+            self.sock, _ = srv.accept()
+        except socket.timeout:
+            self.proc.kill()
+            raise RuntimeError(f"QEMU did not start: {self.stderr()}")
+        srv.close()
+        self.rfile = self.sock.makefile("r")
+        wait_for(lambda: os.path.exists(self.qmp_path), "QMP socket")
+        self.qmp_sock = socket.socket(socket.AF_UNIX)
+        self.qmp_sock.connect(self.qmp_path)
+        self.qmp_file = self.qmp_sock.makefile("r")
+        self.qmp_file.readline()                # greeting
+        self.qmp("qmp_capabilities")
+
+    def p(self, path):
+        """path as QEMU sees it"""
+        if self.root:
+            return "/" + os.path.relpath(path, self.root)
+        return path
+
+    def uri(self, uri):
+        kind, _, path = uri.partition(":")
+        return f"{kind}:{self.p(path)}" if kind in ("unix", "file") else uri
+
+    def stderr(self):
+        self.err.flush()
+        with open(self.err_path) as f:
+            return f.read()
+
+    # qtest protocol
+    def cmd(self, line):
+        self.sock.sendall((line + "\n").encode())
+        while True:
+            reply = self.rfile.readline().split()
+            if not reply:
+                raise RuntimeError(f"QEMU went away: {self.stderr()}")
+            if reply[0] != "IRQ":
+                break
+        if reply[0] != "OK":
+            raise RuntimeError(f"qtest: {line}: {reply}")
+        return reply[1] if len(reply) > 1 else None
+
+    def readl(self, off):
+        return int(self.cmd(f"readl 0x{TPM_BASE + off:x}"), 16)
+
+    def readb(self, off):
+        return int(self.cmd(f"readb 0x{TPM_BASE + off:x}"), 16)
+
+    def writel(self, off, val):
+        self.cmd(f"writel 0x{TPM_BASE + off:x} 0x{val:x}")
+
+    def writeb(self, off, val):
+        self.cmd(f"writeb 0x{TPM_BASE + off:x} 0x{val:x}")
+
+    def read(self, off, n):
+        if n <= 0:
+            return b""
+        return bytes.fromhex(
+            self.cmd(f"read 0x{TPM_BASE + off:x} {n}")[2:])
+
+    def write(self, off, data):
+        self.cmd(f"write 0x{TPM_BASE + off:x} {len(data)} 0x{data.hex()}")
+
+    # QMP
+    def qmp(self, name, **args):
+        self.qmp_sock.sendall(json.dumps(
+            {"execute": name, "arguments": args}).encode())
+        while True:
+            msg = json.loads(self.qmp_file.readline())
+            if "return" in msg or "error" in msg:
+                return msg
+
+    def migrate(self, uri):
+        return self.qmp("migrate", uri=self.uri(uri))
+
+    def migration_status(self, want=("completed", "failed"), limit=60):
+        status = [None]
+
+        def done():
+            status[0] = self.qmp("query-migrate")["return"].get("status")
+            return status[0] in want
+        wait_for(done, f"migration status in {want}", limit)
+        return status[0]
+
+    def run_state(self):
+        return self.qmp("query-status")["return"]["status"]
+
+    # CRB, as a driver with chunking does (without: chunks are never needed)
+    def crb_open(self):
+        self.writeb(CRB_LOC_CTRL, 1)
+        self.writel(CRB_CTRL_REQ, 1)
+        self.chunk = self.readl(CRB_CMD_SIZE)
+
+    def crb_start(self, bits):
+        self.writel(CRB_CTRL_START, bits)
+        # each poll is a round trip through QEMU already: no pause
+        wait_for(lambda: not self.readl(CRB_CTRL_START) & bits,
+                 "CRB_CTRL_START to clear", pause=0)
+
+    def crb_send(self, req, first=0, last=None):
+        """Send chunks [first, last) of req; Start after the final one."""
+        chunks = [req[i:i + self.chunk] for i in range(0, len(req),
+                                                       self.chunk)]
+        last = len(chunks) if last is None else last
+        for i in range(first, last):
+            self.write(CRB_WINDOW, chunks[i])
+            self.crb_start(START if i == len(chunks) - 1 else NEXT)
+
+    def crb_receive(self, first_chunk_done=False):
+        """Read a whole response; first_chunk_done: chunk 0 was read."""
+        rsp = self.read(CRB_WINDOW, 10)
+        size = int.from_bytes(rsp[2:6], "big")
+        rsp += self.read(CRB_WINDOW + 10, min(size, self.chunk) - 10)
+        got = rsp if not first_chunk_done else b""
+        while len(rsp) < size:
+            self.crb_start(NEXT)
+            piece = self.read(CRB_WINDOW, min(size - len(rsp), self.chunk))
+            rsp += piece
+            got += piece
+        return got
+
+    def crb_transfer(self, req):
+        if self.readl(CRB_CTRL_STS) & 1:
+            raise RuntimeError("CRB tpmSts set: the TPM failed")
+        self.crb_send(req)
+        return self.crb_receive()
+
+    # TIS FIFO, locality 0
+    def tis_open(self):
+        self.writeb(TIS_ACCESS, 0x02)           # requestUse
+        wait_for(lambda: self.readb(TIS_ACCESS) & 0x20, "TIS locality 0")
+
+    def tis_transfer(self, req):
+        self.writel(TIS_STS, TIS_STS_READY)
+        for b in req:
+            self.writeb(TIS_FIFO, b)
+        self.writel(TIS_STS, TIS_STS_GO)
+        want = TIS_STS_VALID | TIS_STS_AVAIL
+        wait_for(lambda: self.readl(TIS_STS) & want == want, "TIS response",
+                 pause=0)
+        rsp = bytes(self.readb(TIS_FIFO) for _ in range(6))
+        size = int.from_bytes(rsp[2:6], "big")
+        rsp += bytes(self.readb(TIS_FIFO) for _ in range(size - 6))
+        self.writel(TIS_STS, TIS_STS_READY)
+        return rsp
+
+    def open(self, device):
+        self.transfer = (self.tis_transfer if device.startswith("tpm-tis")
+                         else self.crb_transfer)
+        (self.tis_open if device.startswith("tpm-tis") else self.crb_open)()
+
+    def close(self):
+        for f in (self.sock, self.qmp_sock):
+            f.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()       # qtest QEMU does not quit by itself
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.err.close()
+        self.swtpm.stop()
+
+
+def run(test):
+    """Run test(); exit 0 on success, 77 with SKIP: on SkipTest, 1 else."""
+    try:
+        test()
+    except SkipTest as e:
+        print(f"SKIP: {e}")
+        sys.exit(77)
+    except AssertionError as e:
+        print(f"FAIL: {e}")
+        sys.exit(1)
+
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WORK = os.environ.get("QPQC_WORK", os.path.join(TOP, ".work"))
+PATCHED = os.path.join(WORK, "build", "qemu-system-x86_64")
+UNPATCHED = os.path.join(WORK, "base-build", "qemu-system-x86_64")
+
+
+def need_builds():
+    """The patched and the unpatched binary (building the latter once)."""
+    if not os.access(PATCHED, os.X_OK):
+        raise AssertionError(f"no {PATCHED}: run 'make build'")
+    log = os.path.join(WORK, "base-build.log")
+    with open(log, "w") as f:
+        if subprocess.call([os.path.join(TOP, "scripts", "build.sh"),
+                            "base"], stdout=f, stderr=f):
+            raise AssertionError(f"unpatched build failed, see {log}")
+    return PATCHED, UNPATCHED
