@@ -24,7 +24,7 @@ mkdir -p "$DOWNLOAD/qemu-src"
 cd "$DOWNLOAD/qemu-src"
 noepoch=${version#*:}
 if [ ! -f "qemu_$noepoch.dsc" ]; then
-    log "downloading source package qemu $version (about 100 MB)"
+    log "downloading source package qemu $version (about 40 MB)"
     # apt checks every file against the hashes in the signed Sources index.
     apt-get source -q --download-only "qemu=$version" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2
 fi

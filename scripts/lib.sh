@@ -47,7 +47,7 @@ crb_chunk_args() {
     fi
 }
 
-jobs() {
+build_jobs() {
     nproc 2>/dev/null || echo 2
 }
 
@@ -164,7 +164,7 @@ build_targets() {
     targets="qemu-system-x86_64 $(test_targets "$build" | tr '\n' ' ')"
     log "building ($what): $targets"
     # shellcheck disable=SC2086
-    ninja -C "$build" -j "$(jobs)" $targets >"$build/ninja.out" 2>&1 &
+    ninja -C "$build" -j "$(build_jobs)" $targets >"$build/ninja.out" 2>&1 &
     local pid=$! n start=$SECONDS next=$((SECONDS + 30))
     while kill -0 $pid 2>/dev/null; do
         sleep 1

@@ -6,7 +6,8 @@ A stream saved in the middle of a chunked response is loaded back with
 each length or offset of the subsection corrupted.  Every load must be
 refused with an error that names the field, by a QEMU that exits with
 status 1 (not a crash); the stream as saved must load and complete the
-response.
+response, and a command larger than max_xfer must load as one that the
+device refuses (TPM_RC_COMMAND_SIZE), as it would have on the source.
 """
 
 import os
@@ -69,12 +70,12 @@ def payload(command, response, offset):
             + be32(offset))
 
 
-def load(tmp, name, stream):
+def load(tmp, name, stream, device=DEVICE):
     """Load stream into a new QEMU; return it once loaded or exited."""
     path = f"{tmp}/{name}.stream"
     with open(path, "wb") as f:
         f.write(stream)
-    m = q.Machine([q.PATCHED], DEVICE, f"{tmp}/{name}", incoming="defer")
+    m = q.Machine([q.PATCHED], device, f"{tmp}/{name}", incoming="defer")
     m.qmp("migrate-incoming", uri=m.uri(f"file:{path}"))
 
     def loaded():
@@ -108,6 +109,20 @@ def main():
             m.close()
         print("ok: the intact stream loads and the response completes")
 
+        # a command larger than max_xfer loads as one that stays refused
+        m = load(tmp, "oversize", head + payload(tpm_bytes(70000, 10), b"", 0)
+                 + tail)
+        try:
+            assert m.proc.poll() is None, f"oversize command: {m.stderr()}"
+            m.chunk = 64
+            m.crb_start(q.START)
+            rsp = m.read(q.CRB_WINDOW, 10)
+            assert rsp == bytes.fromhex("8001" "0000000a" "00000142"), \
+                f"oversize command answered {rsp.hex()}"
+        finally:
+            m.close()
+        print("ok: a migrated command larger than max_xfer stays refused")
+
         cases = [
             ("command length beyond the field's limit",
              head + be32(0x100000) + tail,
@@ -127,14 +142,15 @@ def main():
             ("command longer than its header",
              payload(tpm_bytes(12, 20), b"", 0),
              "command: 20 bytes received of a command of 12 bytes"),
-            ("command header beyond max_xfer",
-             payload(tpm_bytes(5000, 64), b"", 0),
-             "command: 64 bytes received of a command of 5000 bytes"),
+            ("chunk state for a device without cap-chunk",
+             payload(command, response, offset),
+             "a chunked transfer arrived, but cap-chunk is off here"),
         ]
         for i, (what, body, error) in enumerate(cases):
             if not body.startswith(head):
                 body = head + body + tail
-            m = load(tmp, f"bad{i}", body)
+            device = "tpm-crb" if "cap-chunk" in what else DEVICE
+            m = load(tmp, f"bad{i}", body, device)
             try:
                 m.proc.wait(timeout=30)
                 err = m.stderr()
