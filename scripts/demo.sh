@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The main job: a real Linux guest does TPM 2.0 work through the patched
 # QEMU's tpm-crb (chunking advertised when the series provides it) and
-# tpm-tis devices, each backed by swtpm.  Exits non-zero on any failure.
+# tpm-tis devices, each backed by swtpm, and then moves commands and
+# responses through tpm-crb in chunks from its own userspace.  Exits
+# non-zero on any failure.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +34,12 @@ else
     run "tpm-crb (this build has no cap-chunk property yet)" tpm-crb
 fi
 run "tpm-tis" tpm-tis
+if [ ${#crb_args[@]} -gt 0 ]; then
+    # The guest's own userspace drives CRB in chunks through /dev/mem.
+    GUEST_APPEND="initcall_blacklist=crb_acpi_driver_init qpqc.crbchunk" \
+        run "tpm-crb, chunked transfers by the guest (256-byte window)" \
+        tpm-crb "${crb_args[@]}" -global tpm-crb.x-chunk-size=256
+fi
 
 printf '\n=== summary ===\n'
 printf '  %s\n' "${verdicts[@]}"

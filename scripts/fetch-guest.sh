@@ -30,7 +30,8 @@ if [ ! -f "$GUEST/vmlinuz" ]; then
 fi
 
 # The initramfs is rebuilt when /init or the host's tools change.
-stamp=$( (sha256sum "$TOP/tests/guest/init"; ls -l --time-style=+%s /bin/busybox \
+stamp=$( (sha256sum "$TOP/tests/guest/init" "$TOP/tests/guest/crb-chunk.sh"
+    ls -l --time-style=+%s /bin/busybox \
     "$(readlink -f "$(command -v tpm2)")") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$GUEST/initrd.stamp" 2>/dev/null)" != "$stamp" ]; then
     log "building the guest initramfs (busybox-static, tpm2-tools and their libraries)"
@@ -48,6 +49,7 @@ if [ "$(cat "$GUEST/initrd.stamp" 2>/dev/null)" != "$stamp" ]; then
         cp -L "$f" "$root$f"
     done
     cp "$TOP/tests/guest/init" "$root/init"
+    cp "$TOP/tests/guest/crb-chunk.sh" "$root/crb-chunk.sh"
     chmod 755 "$root/init"
     (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$GUEST/initrd.tmp"
     mv "$GUEST/initrd.tmp" "$GUEST/initrd.gz"

@@ -4,7 +4,8 @@
 # TPM device backed by a fresh swtpm, let its /init do real TPM 2.0 work
 # through the kernel driver, print the transcript and a verdict.
 #   run-guest.sh tpm-crb|tpm-tis [extra qemu arguments...]
-# QEMU=path selects the binary (default: the patched build).
+# QEMU=path selects the binary (default: the patched build); GUEST_APPEND
+# adds to the kernel command line.
 . "$(dirname "$0")/../lib/common.sh"
 
 device=${1:?usage: run-guest.sh tpm-crb|tpm-tis [qemu args...]}
@@ -22,7 +23,7 @@ start=$(date +%s%N)
 timeout "$limit" "$QEMU" -machine q35 -accel "$acc" -m 256 -nodefaults \
     -display none -serial "file:$serial" -no-reboot \
     -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initrd.gz" \
-    -append 'console=ttyS0 quiet panic=-1' \
+    -append "console=ttyS0 quiet panic=-1${GUEST_APPEND:+ $GUEST_APPEND}" \
     -chardev socket,id=chrtpm,path="$SWTPM_SOCK" \
     -tpmdev emulator,id=tpm0,chardev=chrtpm \
     -device "$device,tpmdev=tpm0" "$@" >"$TEST_TMP/qemu.out" 2>&1 &
