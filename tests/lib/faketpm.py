@@ -91,13 +91,10 @@ class FakeTpm:
             threading.Thread(target=self.serve_data, args=(data,),
                              daemon=True).start()
             return ok
-        if cmd in (CMD_INIT, CMD_SET_LOCALITY):
-            recv_all(conn, 4)
+        if cmd in (CMD_INIT, CMD_SET_LOCALITY, CMD_RESET_TPMESTABLISHED):
+            recv_all(conn, 4)               # a 4-byte request
             return ok
-        if cmd in (CMD_SHUTDOWN, CMD_STOP, CMD_CANCEL_TPM_CMD,
-                   CMD_RESET_TPMESTABLISHED):
-            if cmd == CMD_RESET_TPMESTABLISHED:
-                recv_all(conn, 4)
+        if cmd in (CMD_SHUTDOWN, CMD_STOP, CMD_CANCEL_TPM_CMD):
             return ok
         if cmd == CMD_GET_TPMESTABLISHED:
             return struct.pack(">IB3x", 0, 0)
