@@ -3,7 +3,7 @@
 # qpqc.crbchunk: chunked CRB transfers driven from guest userspace through
 # /dev/mem with busybox devmem, as a PTP 1.07 driver would do them.  The
 # kernel's CRB driver is kept off the device with
-# initcall_blacklist=crb_acpi_driver_init.  Uses step() and $failed of /init.
+# initcall_blacklist=crb_acpi_driver_init.  Sets $failed of /init on a failure.
 
 CRB=0xFED40000
 rd() { devmem "$(printf '0x%X' $((CRB + $1)))" 32; }

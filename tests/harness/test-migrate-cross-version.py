@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import qemuvm as q                                      # noqa: E402
 
 MACHINE = "pc-q35-10.0"
-CHUNKED = "tpm-crb,cap-chunk=on,x-allow-chunk-migration=on,x-chunk-size=64"
+CHUNKED = q.CRB_CHUNKED_64
 # with a return path the source learns that the destination failed
 RETURN_PATH = ("-global", "migration.x-return-path=on")
 

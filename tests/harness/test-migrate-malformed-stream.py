@@ -18,7 +18,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import qemuvm as q                                      # noqa: E402
 
-DEVICE = "tpm-crb,cap-chunk=on,x-allow-chunk-migration=on,x-chunk-size=64"
+DEVICE = q.CRB_CHUNKED_64
 MARK = b"\x0dtpm-crb/chunk" + b"\0\0\0\0"       # name, version 0
 
 

@@ -19,6 +19,9 @@ TPM_BASE = 0xFED40000
 CRB_LOC_CTRL, CRB_CTRL_REQ, CRB_CTRL_STS = 0x08, 0x40, 0x44
 CRB_CTRL_START, CRB_CMD_SIZE, CRB_WINDOW = 0x4C, 0x58, 0x80
 START, RETRY, NEXT = 1, 2, 4
+# chunking that migrates, over a 64-byte window (patched build only)
+CRB_CHUNKED_64 = ("tpm-crb,cap-chunk=on,x-allow-chunk-migration=on,"
+                  "x-chunk-size=64")
 # TIS registers
 TIS_ACCESS, TIS_STS, TIS_FIFO = 0x00, 0x18, 0x24
 TIS_STS_VALID, TIS_STS_READY, TIS_STS_GO, TIS_STS_AVAIL = 0x80, 0x40, 0x20, 0x10
