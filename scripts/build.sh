@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Build the minimal qemu-system-x86_64 and the test programs of
-# tests/upstream-tests.  "build.sh" builds the patched tree, "build.sh base"
-# the unpatched base next to it.  Incremental: an unchanged tree rebuilds
+# tests/upstream-tests.  "build.sh" builds the patched tree, for x86_64 and
+# for aarch64 (the Arm-only TIS variants), "build.sh base" the unpatched
+# base for x86_64 next to it.  Incremental: an unchanged tree rebuilds
 # nothing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,3 +31,7 @@ need_cmd ninja
 
 configure_build "$src" "$build"
 build_targets "$build" "$which"
+if [ "$which" = patched ]; then
+    configure_build "$src" "$build-aarch64"
+    build_targets "$build-aarch64" "$which aarch64"
+fi

@@ -40,16 +40,20 @@ log "series prefixes: checking $((j + 1))..$((n - 1)) of $n (earlier ones unchan
 printf '%s\n' "${done_lines[@]:0:$j}" | sed '/^$/d' >"$stamp"
 git -C "$PREFIX_SRC" checkout -q -f --detach "$start"
 git -C "$PREFIX_SRC" clean -q -f -d
-configure_build "$PREFIX_SRC" "$PREFIX_BUILD"
+for build in "$PREFIX_BUILD" "$PREFIX_BUILD-aarch64"; do
+    configure_build "$PREFIX_SRC" "$build"
+done
 for ((k = j; k < n - 1; k++)); do
     p=${list[$k]}
     log "prefix $((k + 1))/$n: $p"
     git -C "$PREFIX_SRC" am -q --keep-cr "$PATCHES/$p" ||
         { git -C "$PREFIX_SRC" am --abort || true; die "$p does not apply on top of the patches before it"; }
-    build_targets "$PREFIX_BUILD" "prefix $((k + 1))/$n"
-    "$TOP/scripts/run-qtests.sh" "$PREFIX_BUILD" >"$PREFIX_BUILD/prefix-$((k + 1)).results" ||
-        { grep '^FAIL' "$PREFIX_BUILD/prefix-$((k + 1)).results" >&2;
-          die "tests fail with the series applied up to $p"; }
+    for build in "$PREFIX_BUILD" "$PREFIX_BUILD-aarch64"; do
+        build_targets "$build" "prefix $((k + 1))/$n $(build_arch "$build")"
+        "$TOP/scripts/run-qtests.sh" "$build" >"$build/prefix-$((k + 1)).results" ||
+            { grep '^FAIL' "$build/prefix-$((k + 1)).results" >&2;
+              die "tests fail with the series applied up to $p ($(build_arch "$build"))"; }
+    done
     printf '%s %s\n' "$(sha256sum <"$PATCHES/$p" | cut -d' ' -f1)" \
         "$(git -C "$PREFIX_SRC" rev-parse HEAD)" >>"$stamp"
 done

@@ -11,6 +11,8 @@ BASE_SRC=$WORK/base-src               # git worktree of tag "base"
 BASE_BUILD=$WORK/base-build           # unpatched build, for comparisons
 PREFIX_SRC=$WORK/prefix-src           # git worktree walked through the series prefixes
 PREFIX_BUILD=$WORK/prefix-build
+# Each patched tree also gets an aarch64 build, "<build>-aarch64", for the
+# TIS variants that only Arm machines have (tpm-tis-device, tpm-tis-i2c).
 GUEST=$WORK/guest                     # guest kernel and initramfs
 PATCHES=$TOP/patches
 BASE_VERSION_FILE=$TOP/base-version
@@ -111,10 +113,33 @@ CONFIGURE_FLAGS="--target-list=x86_64-softmmu --without-default-features
     --firmwarepath=/usr/share/seabios:/usr/share/qemu:/usr/lib/ipxe/qemu
     --python=$SYS_PYTHON"
 
+# The aarch64 build: the virt machine (tpm-tis-device) and an Aspeed BMC
+# (tpm-tis-i2c), with the devices listed in scripts/aarch64-tpm.mak.
+# configure only takes a device list from the source tree's configs/, so
+# the option names ours by a path relative to that directory.
+aarch64_flags() {
+    local src=$1 rel
+    rel=$(realpath -m --relative-to="$src/configs/devices/aarch64-softmmu" "$TOP/scripts/aarch64-tpm.mak")
+    echo "--target-list=aarch64-softmmu --without-default-features
+    --without-default-devices --with-devices-aarch64=${rel%.mak}
+    --enable-tpm --enable-tcg --disable-docs
+    --disable-install-blobs --disable-relocatable --disable-download
+    --python=$SYS_PYTHON"
+}
+
+# The target of build dir $1: x86_64, or aarch64 for "<build>-aarch64".
+build_arch() {
+    case "$1" in
+    *-aarch64) echo aarch64 ;;
+    *) echo x86_64 ;;
+    esac
+}
+
 # Configure build dir $2 for source tree $1, unless it already is, and
 # give it the firmware.
 configure_build() {
     local src=$1 build=$2 flags=$CONFIGURE_FLAGS
+    [ "$(build_arch "$build")" = x86_64 ] || flags=$(aarch64_flags "$src")
     if [ -f "$build/build.ninja" ] && [ "$(cat "$build/.flags" 2>/dev/null)" = "$flags" ]; then
         link_firmware "$build"
         return 0
@@ -139,11 +164,13 @@ link_firmware() {
     done
 }
 
-# The ninja targets of tests/upstream-tests that exist in build dir $1.
+# The ninja targets of tests/upstream-tests that exist in build dir $1
+# (in an aarch64 build, the qtests only: the unit tests run on x86_64).
 test_targets() {
-    local build=$1 pat
+    local build=$1 pat dirs='qtest|unit'
     local all
-    all=$(ninja -C "$build" -t targets all | sed -n 's/: .*//p' | grep -E '^tests/(qtest|unit)/[^/.]+$' | sort -u)
+    [ "$(build_arch "$build")" = x86_64 ] || dirs=qtest
+    all=$(ninja -C "$build" -t targets all | sed -n 's/: .*//p' | grep -E "^tests/($dirs)/[^/.]+\$" | sort -u)
     while read -r pat; do
         case "$pat" in ''|'#'*) continue ;; esac
         for t in $all; do
@@ -153,7 +180,7 @@ test_targets() {
     done <"$TOP/tests/upstream-tests" | sort -u
 }
 
-# Build qemu-system-x86_64 and the test programs in build dir $1, with a
+# Build the QEMU binary and the test programs in build dir $1, with a
 # progress line every 30 seconds.  ("ninja -n" cannot tell "up to date":
 # qemu-version.h is always regenerated, and restat makes that a no-op.)
 build_targets() {
@@ -161,7 +188,7 @@ build_targets() {
     # Regenerate build.ninja first: a patch may have added a test program.
     ninja -C "$build" build.ninja >"$build/ninja.out" 2>&1 ||
         { tail -n 30 "$build/ninja.out" >&2; die "meson regeneration failed in $build"; }
-    targets="qemu-system-x86_64 $(test_targets "$build" | tr '\n' ' ')"
+    targets="qemu-system-$(build_arch "$build") $(test_targets "$build" | tr '\n' ' ')"
     log "building ($what): $targets"
     # shellcheck disable=SC2086
     ninja -C "$build" -j "$(build_jobs)" $targets >"$build/ninja.out" 2>&1 &

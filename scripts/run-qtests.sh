@@ -3,22 +3,27 @@
 # Run the test programs of tests/upstream-tests in build dir $1 (default:
 # the patched build) and write one line per TAP result to stdout:
 #   PASS|FAIL|SKIP <TAB> name <TAB> reason
+# Names from an aarch64 build start with "aarch64/".
 # Logs go to $1/qtest-logs/.  Exit status 1 when any result is FAIL.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 build=${1:-$BUILD}
 filter=${2:-}
-[ -x "$build/qemu-system-x86_64" ] || die "no $build/qemu-system-x86_64: run 'make build'"
+arch=$(build_arch "$build")
+qemu=$build/qemu-system-$arch
+[ -x "$qemu" ] || die "no $qemu: run 'make build'"
+prefix=
+[ "$arch" = x86_64 ] || prefix=$arch/
 logs=$build/qtest-logs
 mkdir -p "$logs"
 for t in $(test_targets "$build"); do
-    name=$(basename "$t")
+    name=$prefix$(basename "$t")
     [ -z "$filter" ] || [[ "$name" == *$filter* ]] || continue
     [ -x "$build/$t" ] || { printf 'FAIL\t%s\tnot built\n' "$name"; continue; }
     rc=0
-    (cd "$build" && QTEST_QEMU_BINARY=$build/qemu-system-x86_64 \
-        timeout "${QTEST_TIMEOUT:-600}" "./$t" --tap -k) >"$logs/$name.log" 2>&1 || rc=$?
+    (cd "$build" && QTEST_QEMU_BINARY=$qemu \
+        timeout "${QTEST_TIMEOUT:-600}" "./$t" --tap -k) >"$logs/$(basename "$t").log" 2>&1 || rc=$?
     # ok N name [# SKIP reason] / not ok N name
     awk -v prog="$name" -v rc=$rc '
         /^ok [0-9]+ / {
@@ -33,7 +38,7 @@ for t in $(test_targets "$build"); do
         END {
             if (rc != 0 && bad == 0) printf "FAIL\t%s\texit status %d (see log)\n", prog, rc
             else if (seen == 0) printf "FAIL\t%s\tran no test\n", prog
-        }' "$logs/$name.log"
+        }' "$logs/$(basename "$t").log"
 done | tee "$logs/results" 
 grep -q '^FAIL' "$logs/results" && exit 1
 exit 0

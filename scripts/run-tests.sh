@@ -87,12 +87,15 @@ if wanted series-prefixes; then
     fi
 fi
 
-log "running the test programs of the patched build"
-"$TOP/scripts/run-qtests.sh" "$BUILD" "$filter" >"$logs/qtests.results" 2>"$logs/qtests.err"
-while IFS=$'\t' read -r status name reason; do
-    record "$status" "$name" "$reason"
-done <"$logs/qtests.results"
-[ ! -s "$logs/qtests.err" ] || cat "$logs/qtests.err"
+for build in "$BUILD" "$BUILD-aarch64"; do
+    arch=$(build_arch "$build")
+    log "running the test programs of the patched build ($arch)"
+    "$TOP/scripts/run-qtests.sh" "$build" "$filter" >"$logs/qtests-$arch.results" 2>"$logs/qtests-$arch.err" || true
+    while IFS=$'\t' read -r status name reason; do
+        record "$status" "$name" "$reason"
+    done <"$logs/qtests-$arch.results"
+    [ ! -s "$logs/qtests-$arch.err" ] || cat "$logs/qtests-$arch.err"
+done
 
 for t in "$TOP"/tests/harness/test-*.sh "$TOP"/tests/harness/test-*.py \
     "$TOP"/tests/guest/test-*.sh "$TOP"/tests/interop/test-*.py; do

@@ -9,6 +9,14 @@
    unpatched fails cleanly (the destination refuses the tpm-crb state and
    exits with an error, no crash), the source keeps running and finishes
    the transfer: swtpm receives all 200 bytes.
+3. tpm-tis with x-allow-ext-buffer off (the default) is the base's
+   device: in the middle of receiving a command and in the middle of
+   reading a response, the tpm-tis section that either build saves is
+   byte for byte the same, and live migration in both directions
+   finishes the transfer on the destination.
+4. With x-allow-ext-buffer on, in the middle of an 8192-byte command,
+   patched -> unpatched fails cleanly, and the source finishes the
+   transfer (a test TPM with an 8192-byte buffer answers it).
 """
 
 import os
@@ -16,6 +24,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import faketpm as f                                     # noqa: E402
 import qemuvm as q                                      # noqa: E402
 
 MACHINE = "pc-q35-10.0"
@@ -75,6 +84,105 @@ def chunked_to_unpatched(patched, unpatched, tmp):
         src.close()
 
 
+def tis_section(stream):
+    """The tpm-tis section's data: name, ids, fields, then its footer."""
+    start = stream.find(b"\x07tpm-tis\x00")
+    assert start > 5 and stream[start - 5] == 0x04, "no tpm-tis section"
+    section_id = stream[start - 4:start]
+    # buffer, rw_offset, 3 locality numbers, 5 x TPMLocality
+    end = start + 8 + 8 + 4096 + 2 + 3 + 5 * 21
+    assert stream[end:end + 5] == b"\x7e" + section_id, \
+        "tpm-tis section does not end after the base's fields"
+    return stream[start:end]
+
+
+def tis_mid_transfer(machine, phase, req):
+    """Bring a tpm-tis to the middle of a transfer; return its response."""
+    machine.open("tpm-tis")
+    assert q.rc(machine.transfer(q.STARTUP)) == 0, "Startup failed"
+    if phase == "reception":
+        machine.tis_write(req[:2000])
+        return None
+    rsp = machine.transfer(req)
+    machine.tis_write(req)
+    machine.tis_go()
+    assert machine.tis_read(10) == rsp[:10]
+    return rsp
+
+
+def tis_finish(machine, phase, req, rsp):
+    if phase == "reception":
+        machine.tis_write(req[2000:], ready=False)
+        machine.tis_go()
+        rsp = machine.tis_read(10)
+        assert q.rc(rsp) == 0x95, f"swtpm did not get 3000 bytes: {rsp.hex()}"
+    else:
+        rest = machine.tis_read(len(rsp) - 10)
+        assert rest == rsp[10:], "the rest of the response differs"
+
+
+def tis_saved_sections(patched, unpatched, tmp):
+    for phase, req in (("reception", q.padded(3000)),
+                       ("completion", q.PCR_READ_16)):
+        sections = []
+        for n, binary in enumerate((unpatched, patched)):
+            m = q.Machine([binary], "tpm-tis", f"{tmp}/{phase}{n}", MACHINE)
+            try:
+                tis_mid_transfer(m, phase, req)
+                assert "return" in m.migrate(f"file:{tmp}/{phase}{n}.vm")
+                assert m.migration_status() == "completed", m.stderr()
+                with open(f"{tmp}/{phase}{n}.vm", "rb") as f:
+                    sections.append(tis_section(f.read()))
+            finally:
+                m.close()
+        assert sections[0] == sections[1], \
+            f"mid-{phase}: the tpm-tis sections differ"
+
+
+def tis_live(src_bin, dst_bin, phase, tmp):
+    req = q.padded(3000) if phase == "reception" else q.PCR_READ_16
+    src = q.Machine([src_bin], "tpm-tis", f"{tmp}/src", MACHINE)
+    dst = q.Machine([dst_bin], "tpm-tis", f"{tmp}/dst", MACHINE,
+                    incoming=f"unix:{tmp}/mig")
+    try:
+        rsp = tis_mid_transfer(src, phase, req)
+        assert "return" in src.migrate(f"unix:{tmp}/mig")
+        status = dst.migration_status()
+        assert status == "completed", f"migration {status}: {dst.stderr()}"
+        tis_finish(dst, phase, req, rsp)
+    finally:
+        dst.close()
+        src.close()
+
+
+def ext_buffer_to_unpatched(patched, unpatched, tmp):
+    src = q.Machine([patched], "tpm-tis,x-allow-ext-buffer=on", f"{tmp}/src",
+                    MACHINE, extra=RETURN_PATH, tpm=f.FakeTpm)
+    dst = q.Machine([unpatched], "tpm-tis", f"{tmp}/dst", MACHINE,
+                    incoming=f"unix:{tmp}/mig", extra=RETURN_PATH,
+                    tpm=f.FakeTpm)
+    try:
+        src.open("tpm-tis")
+        req = f.echo_command(8192, 8192)
+        src.tis_write(req[:5000])
+        assert "return" in src.migrate(f"unix:{tmp}/mig")
+        status = src.migration_status()
+        assert status == "failed", f"migration to unpatched: {status}"
+        dst.proc.wait(timeout=30)
+        err = dst.stderr()
+        assert dst.proc.returncode == 1, \
+            f"destination exit status {dst.proc.returncode}: {err}"
+        assert "device 'tpm-tis'" in err, f"destination said: {err}"
+        src.tis_write(req[5000:], ready=False)
+        src.tis_go()
+        rsp = src.tis_read(8192)
+        assert rsp == f.expected_response(req), "response differs"
+        print(f"unpatched destination refused: {err.strip().splitlines()[-1]}")
+    finally:
+        dst.close()
+        src.close()
+
+
 def main():
     patched, unpatched = q.need_builds()
     names = {patched: "patched", unpatched: "unpatched"}
@@ -88,6 +196,17 @@ def main():
         chunked_to_unpatched(patched, unpatched, f"{tmp}/chunked")
         print("ok: tpm-crb mid-transfer patched -> unpatched fails cleanly,"
               " the source finishes the transfer")
+        tis_saved_sections(patched, unpatched, f"{tmp}/sections")
+        print("ok: tpm-tis mid-reception and mid-completion: the sections"
+              " saved by both builds are identical")
+        for phase in ("reception", "completion"):
+            for src, dst in ((unpatched, patched), (patched, unpatched)):
+                n += 1
+                tis_live(src, dst, phase, f"{tmp}/{n}")
+                print(f"ok: tpm-tis mid-{phase} {names[src]} -> {names[dst]}")
+        ext_buffer_to_unpatched(patched, unpatched, f"{tmp}/ext")
+        print("ok: tpm-tis 8192-byte command patched -> unpatched fails"
+              " cleanly, the source finishes the transfer")
 
 
 if __name__ == "__main__":

@@ -71,21 +71,7 @@ def payload(command, response, offset):
 
 
 def load(tmp, name, stream, device=DEVICE):
-    """Load stream into a new QEMU; return it once loaded or exited."""
-    path = f"{tmp}/{name}.stream"
-    with open(path, "wb") as f:
-        f.write(stream)
-    m = q.Machine([q.PATCHED], device, f"{tmp}/{name}", incoming="defer")
-    m.qmp("migrate-incoming", uri=m.uri(f"file:{path}"))
-
-    def loaded():
-        try:
-            return m.proc.poll() is not None or m.run_state() != "inmigrate"
-        except (ValueError, OSError):           # QMP closed: QEMU exits
-            m.proc.wait(timeout=30)
-            return True
-    q.wait_for(loaded, "the load", 60)
-    return m
+    return q.load_stream([q.PATCHED], device, f"{tmp}/{name}", stream)
 
 
 def main():

@@ -9,8 +9,12 @@
 "$TOP/scripts/build.sh" patched >"$TEST_TMP/first.log" 2>&1 || fail "build failed: $(tail -n 5 "$TEST_TMP/first.log")"
 "$TOP/scripts/build.sh" patched >"$TEST_TMP/second.log" 2>&1 || fail "build failed: $(tail -n 5 "$TEST_TMP/second.log")"
 cat "$TEST_TMP/second.log"
-grep -q 'build (patched): 0 files compiled or linked' "$TEST_TMP/second.log" ||
-    fail "a second build without changes did work"
-if grep -qE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$BUILD/ninja.out"; then
-    fail "ninja compiled or linked: $(grep -E 'Compiling|Linking' "$BUILD/ninja.out" | head -n 5)"
-fi
+for what in patched 'patched aarch64'; do
+    grep -q "build ($what): 0 files compiled or linked" "$TEST_TMP/second.log" ||
+        fail "a second $what build without changes did work"
+done
+for build in "$BUILD" "$BUILD-aarch64"; do
+    if grep -qE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$build/ninja.out"; then
+        fail "ninja compiled or linked in $build: $(grep -E 'Compiling|Linking' "$build/ninja.out" | head -n 5)"
+    fi
+done

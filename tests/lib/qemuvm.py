@@ -250,17 +250,27 @@ class Machine:
         self.writeb(TIS_ACCESS, 0x02)           # requestUse
         wait_for(lambda: self.readb(TIS_ACCESS) & 0x20, "TIS locality 0")
 
-    def tis_transfer(self, req):
-        self.writel(TIS_STS, TIS_STS_READY)
-        for b in req:
+    def tis_write(self, data, ready=True):
+        """Write data to the FIFO; with ready, start a command first."""
+        if ready:
+            self.writel(TIS_STS, TIS_STS_READY)
+        for b in data:
             self.writeb(TIS_FIFO, b)
+
+    def tis_go(self):
         self.writel(TIS_STS, TIS_STS_GO)
         want = TIS_STS_VALID | TIS_STS_AVAIL
         wait_for(lambda: self.readl(TIS_STS) & want == want, "TIS response",
                  pause=0)
-        rsp = bytes(self.readb(TIS_FIFO) for _ in range(6))
-        size = int.from_bytes(rsp[2:6], "big")
-        rsp += bytes(self.readb(TIS_FIFO) for _ in range(size - 6))
+
+    def tis_read(self, n):
+        return bytes(self.readb(TIS_FIFO) for _ in range(n))
+
+    def tis_transfer(self, req):
+        self.tis_write(req)
+        self.tis_go()
+        rsp = self.tis_read(6)
+        rsp += self.tis_read(int.from_bytes(rsp[2:6], "big") - 6)
         self.writel(TIS_STS, TIS_STS_READY)
         return rsp
 
@@ -281,6 +291,25 @@ class Machine:
             self.proc.wait()
         self.err.close()
         self.swtpm.stop()
+
+
+def load_stream(qemu, device, tmp, stream, **kw):
+    """Load stream into a new QEMU; return it once loaded or exited."""
+    os.makedirs(tmp, exist_ok=True)
+    path = os.path.join(tmp, "in.stream")
+    with open(path, "wb") as f:
+        f.write(stream)
+    m = Machine(qemu, device, tmp, incoming="defer", **kw)
+    m.qmp("migrate-incoming", uri=m.uri(f"file:{path}"))
+
+    def loaded():
+        try:
+            return m.proc.poll() is not None or m.run_state() != "inmigrate"
+        except (ValueError, OSError):           # QMP closed: QEMU exits
+            m.proc.wait(timeout=30)
+            return True
+    wait_for(loaded, "the load", 60)
+    return m
 
 
 def run(test):

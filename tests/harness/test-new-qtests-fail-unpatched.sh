@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Every test case of the series' CRB chunking qtests fails when run against
-# the unpatched base build: the tests tell chunking from its absence.  Cases
-# under an "/unchunked/" path check the base's own behaviour for contrast
-# and must pass on both builds.
+# Every test case of the qtests that the series adds for new behaviour (CRB
+# chunking, the 8192-byte TIS buffer) fails when run against the unpatched
+# base build: the tests tell the feature from its absence.  Cases under an
+# "/unchunked/" or "/unchanged/" path check the base's own behaviour for
+# contrast and must pass on both builds.
 . "$(dirname "$0")/../lib/common.sh"
 
 need_qemu "$QEMU"
@@ -11,8 +12,8 @@ need_qemu "$QEMU"
     fail "unpatched build failed: $(tail -n 5 "$TEST_TMP/build.log")"
 need_qemu "$BASE_QEMU"
 
-progs=$(cd "$BUILD" && ls tests/qtest/tpm-crb-chunk*-test 2>/dev/null || true)
-[ -n "$progs" ] || skip "the series has no CRB chunking qtests yet"
+progs=$(cd "$BUILD" && ls tests/qtest/tpm-crb-chunk*-test tests/qtest/tpm-tis-ext-test 2>/dev/null || true)
+[ -n "$progs" ] || skip "the series has no qtests for new behaviour yet"
 cases=0
 for prog in $progs; do
     for path in $(cd "$BUILD" && QTEST_QEMU_BINARY=$QEMU "./$prog" -l | grep '^/'); do
@@ -27,7 +28,7 @@ for prog in $progs; do
         passed=0
         [ $rc = 0 ] && grep -q '^ok ' "$TEST_TMP/out" && passed=1
         case "$path" in
-        */unchunked/*)
+        */unchunked/* | */unchanged/*)
             [ $passed = 1 ] || { cat "$TEST_TMP/out";
                 fail "$(basename "$prog") $path fails against the unpatched build"; } ;;
         *)
@@ -37,4 +38,4 @@ for prog in $progs; do
         cases=$((cases + 1))
     done
 done
-echo "$cases chunking test cases checked against the unpatched build"
+echo "$cases test cases checked against the unpatched build"

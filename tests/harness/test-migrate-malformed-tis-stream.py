@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The tpm-tis state in a migration stream is untrusted input.
+
+Streams saved by tpm-tis in the middle of receiving a command (2000 of
+3000 bytes with x-allow-ext-buffer off, 6000 of 8192 with it on) are loaded back with one
+field corrupted or the tpm-tis/ext_buffer subsection cut out.  Every load
+must be refused with an error that names the field, by a QEMU that exits
+with status 1; the streams as saved must load, and the destination must
+finish the command.
+"""
+
+import os
+import struct
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import faketpm as f                                     # noqa: E402
+import qemuvm as q                                      # noqa: E402
+
+EXT = "tpm-tis,x-allow-ext-buffer=on"
+SUBSECTION = b"\x05\x12tpm-tis/ext_buffer\0\0\0\0"     # name, version 0
+
+
+def save_stream(tmp, device, cmd, received):
+    """A stream with the first received bytes of cmd received."""
+    m = q.Machine([q.PATCHED], device, f"{tmp}/src", tpm=f.FakeTpm)
+    try:
+        m.open("tpm-tis")
+        m.tis_write(cmd[:received])
+        assert "return" in m.migrate(f"file:{tmp}/stream")
+        assert m.migration_status() == "completed"
+    finally:
+        m.close()
+    with open(f"{tmp}/stream", "rb") as fp:
+        return fp.read()
+
+
+def fields(stream):
+    """Offsets of rw_offset, active_locty and loc[0].state in stream."""
+    at = stream.find(b"\x07tpm-tis\x00")
+    assert at > 0, "no tpm-tis section"
+    rw_offset = at + 8 + 8 + 4096
+    return rw_offset, rw_offset + 2, rw_offset + 5
+
+
+def patch(stream, at, data):
+    return stream[:at] + data + stream[at + len(data):]
+
+
+def load(tmp, name, stream, device):
+    return q.load_stream([q.PATCHED], device, f"{tmp}/{name}", stream,
+                         tpm=f.FakeTpm)
+
+
+def main():
+    q.need_builds()
+    with tempfile.TemporaryDirectory() as tmp:
+        small_cmd = f.echo_command(3000, 64)
+        large_cmd = f.echo_command(8192, 64)
+        small = save_stream(f"{tmp}/small", "tpm-tis", small_cmd, 2000)
+        large = save_stream(f"{tmp}/large", EXT, large_cmd, 6000)
+        assert SUBSECTION not in small, "subsection in a 2000-byte transfer"
+        at = large.find(SUBSECTION)
+        assert at > 0, "no ext_buffer subsection in a 6000-byte transfer"
+        cut = large[:at] + large[at + len(SUBSECTION) + 4096:]
+
+        for name, stream, device, cmd, received in (
+                ("small", small, "tpm-tis", small_cmd, 2000),
+                ("large", large, EXT, large_cmd, 6000)):
+            m = load(tmp, name, stream, device)
+            try:
+                assert m.proc.poll() is None, f"{name}: {m.stderr()}"
+                m.tis_write(cmd[received:], ready=False)
+                m.tis_go()
+                assert m.tis_read(64) == f.expected_response(cmd), \
+                    f"{name}: the response differs"
+                assert m.swtpm.commands[-1] == cmd, \
+                    f"{name}: the TPM got another command"
+            finally:
+                m.close()
+            print(f"ok: the {name} stream loads and the command completes")
+
+        rw_offset, active, state = fields(small)
+        cases = [
+            ("rw_offset beyond the buffer",
+             patch(small, rw_offset, struct.pack(">H", 4097)), "tpm-tis",
+             "rw_offset: 4097 is beyond the 4096-byte buffer"),
+            ("active locality out of range",
+             patch(small, active, b"\x05"), "tpm-tis",
+             "active_locty 5, aborting_locty 255, next_locty 255:"
+             " not a locality"),
+            ("locality state out of range",
+             patch(small, state, struct.pack(">I", 7)), "tpm-tis",
+             "state of locality 0: 7 is not a state"),
+            ("upper half cut out of the stream", cut, EXT,
+             "ext_buffer: missing from the stream, which holds a 6000-byte"
+             " transfer"),
+            ("upper half for a device without the 8192-byte buffer", large,
+             "tpm-tis",
+             "the stream holds a transfer larger than 4096 bytes, but"
+             " x-allow-ext-buffer is off"),
+        ]
+        for i, (what, stream, device, error) in enumerate(cases):
+            m = load(tmp, f"bad{i}", stream, device)
+            try:
+                m.proc.wait(timeout=30)
+                err = m.stderr()
+                assert m.proc.returncode == 1, \
+                    f"{what}: exit status {m.proc.returncode}: {err}"
+                assert error in err, f"{what}: no '{error}' in: {err}"
+            finally:
+                m.close()
+            print(f"ok: {what}: refused with '{error}'")
+
+
+if __name__ == "__main__":
+    q.run(main)
