@@ -56,6 +56,20 @@ def idle_migration(src_bin, dst_bin, device, tmp):
         src.close()
 
 
+def fails_cleanly(src, dst, uri, section):
+    """Migrating src to dst fails: dst exits 1 naming section, src runs."""
+    assert "return" in src.migrate(uri)
+    status = src.migration_status()
+    assert status == "failed", f"migration to unpatched: {status}"
+    dst.proc.wait(timeout=30)
+    err = dst.stderr()
+    assert dst.proc.returncode == 1, \
+        f"destination exit status {dst.proc.returncode}: {err}"
+    assert f"device '{section}'" in err, f"destination said: {err}"
+    assert src.run_state() == "running", src.run_state()
+    return err
+
+
 def chunked_to_unpatched(patched, unpatched, tmp):
     src = q.Machine([patched], CHUNKED, f"{tmp}/src", MACHINE,
                     extra=RETURN_PATH)
@@ -66,15 +80,7 @@ def chunked_to_unpatched(patched, unpatched, tmp):
         assert q.rc(src.transfer(q.STARTUP)) == 0, "Startup failed"
         req = q.padded(200)
         src.crb_send(req, 0, 1)                         # 1 of 4 chunks
-        assert "return" in src.migrate(f"unix:{tmp}/mig")
-        status = src.migration_status()
-        assert status == "failed", f"migration to unpatched: {status}"
-        dst.proc.wait(timeout=30)
-        err = dst.stderr()
-        assert dst.proc.returncode == 1, \
-            f"destination exit status {dst.proc.returncode}: {err}"
-        assert "device 'tpm-crb'" in err, f"destination said: {err}"
-        assert src.run_state() == "running", src.run_state()
+        err = fails_cleanly(src, dst, f"unix:{tmp}/mig", "tpm-crb")
         src.crb_send(req, 1)
         rsp = src.crb_receive()
         assert q.rc(rsp) == 0x95, f"swtpm did not get 200 bytes: {rsp.hex()}"
@@ -165,14 +171,7 @@ def ext_buffer_to_unpatched(patched, unpatched, tmp):
         src.open("tpm-tis")
         req = f.echo_command(8192, 8192)
         src.tis_write(req[:5000])
-        assert "return" in src.migrate(f"unix:{tmp}/mig")
-        status = src.migration_status()
-        assert status == "failed", f"migration to unpatched: {status}"
-        dst.proc.wait(timeout=30)
-        err = dst.stderr()
-        assert dst.proc.returncode == 1, \
-            f"destination exit status {dst.proc.returncode}: {err}"
-        assert "device 'tpm-tis'" in err, f"destination said: {err}"
+        err = fails_cleanly(src, dst, f"unix:{tmp}/mig", "tpm-tis")
         src.tis_write(req[5000:], ready=False)
         src.tis_go()
         rsp = src.tis_read(8192)
@@ -186,28 +185,26 @@ def ext_buffer_to_unpatched(patched, unpatched, tmp):
 def main():
     patched, unpatched = q.need_builds()
     names = {patched: "patched", unpatched: "unpatched"}
+    both_ways = [(idle_migration, "tpm-crb", "tpm-crb idle"),
+                 (idle_migration, "tpm-tis", "tpm-tis idle"),
+                 (tis_live, "reception", "tpm-tis mid-reception"),
+                 (tis_live, "completion", "tpm-tis mid-completion")]
     with tempfile.TemporaryDirectory() as tmp:
         n = 0
-        for device in ("tpm-crb", "tpm-tis"):
+        for migration, arg, what in both_ways:
             for src, dst in ((unpatched, patched), (patched, unpatched)):
                 n += 1
-                idle_migration(src, dst, device, f"{tmp}/{n}")
-                print(f"ok: {device} idle {names[src]} -> {names[dst]}")
+                migration(src, dst, arg, f"{tmp}/{n}")
+                print(f"ok: {what} {names[src]} -> {names[dst]}")
         chunked_to_unpatched(patched, unpatched, f"{tmp}/chunked")
         print("ok: tpm-crb mid-transfer patched -> unpatched fails cleanly,"
               " the source finishes the transfer")
         tis_saved_sections(patched, unpatched, f"{tmp}/sections")
         print("ok: tpm-tis mid-reception and mid-completion: the sections"
               " saved by both builds are identical")
-        for phase in ("reception", "completion"):
-            for src, dst in ((unpatched, patched), (patched, unpatched)):
-                n += 1
-                tis_live(src, dst, phase, f"{tmp}/{n}")
-                print(f"ok: tpm-tis mid-{phase} {names[src]} -> {names[dst]}")
         ext_buffer_to_unpatched(patched, unpatched, f"{tmp}/ext")
         print("ok: tpm-tis 8192-byte command patched -> unpatched fails"
               " cleanly, the source finishes the transfer")
-
 
 if __name__ == "__main__":
     q.run(main)

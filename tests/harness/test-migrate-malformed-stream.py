@@ -136,16 +136,7 @@ def main():
             if not body.startswith(head):
                 body = head + body + tail
             device = "tpm-crb" if "cap-chunk" in what else DEVICE
-            m = load(tmp, f"bad{i}", body, device)
-            try:
-                m.proc.wait(timeout=30)
-                err = m.stderr()
-                assert m.proc.returncode == 1, \
-                    f"{what}: exit status {m.proc.returncode}: {err}"
-                assert error in err, f"{what}: no '{error}' in: {err}"
-            finally:
-                m.close()
-            print(f"ok: {what}: refused with '{error}'")
+            q.check_refused(load(tmp, f"bad{i}", body, device), what, error)
 
 
 if __name__ == "__main__":

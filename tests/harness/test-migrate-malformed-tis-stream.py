@@ -103,16 +103,8 @@ def main():
              " x-allow-ext-buffer is off"),
         ]
         for i, (what, stream, device, error) in enumerate(cases):
-            m = load(tmp, f"bad{i}", stream, device)
-            try:
-                m.proc.wait(timeout=30)
-                err = m.stderr()
-                assert m.proc.returncode == 1, \
-                    f"{what}: exit status {m.proc.returncode}: {err}"
-                assert error in err, f"{what}: no '{error}' in: {err}"
-            finally:
-                m.close()
-            print(f"ok: {what}: refused with '{error}'")
+            q.check_refused(load(tmp, f"bad{i}", stream, device), what,
+                            error)
 
 
 if __name__ == "__main__":

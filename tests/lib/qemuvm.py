@@ -312,6 +312,19 @@ def load_stream(qemu, device, tmp, stream, **kw):
     return m
 
 
+def check_refused(m, what, error):
+    """m, loading a stream, must exit with status 1 and say error."""
+    try:
+        m.proc.wait(timeout=30)
+        err = m.stderr()
+        assert m.proc.returncode == 1, \
+            f"{what}: exit status {m.proc.returncode}: {err}"
+        assert error in err, f"{what}: no '{error}' in: {err}"
+    finally:
+        m.close()
+    print(f"ok: {what}: refused with '{error}'")
+
+
 def run(test):
     """Run test(); exit 0 on success, 77 with SKIP: on SkipTest, 1 else."""
     try:
