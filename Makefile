@@ -20,7 +20,7 @@ worktree:             ## git tree .work/src: base + patches/ as commits
 export:               ## regenerate patches/ from branch 'series' of .work/src
 	scripts/export-series.sh
 
-build:                ## build the patched qemu-system-x86_64 and test programs
+build:                ## build the patched qemu-system-x86_64, qemu-system-aarch64 and test programs
 	scripts/build.sh patched
 
 build-base:           ## build the unpatched base next to it
