@@ -19,11 +19,12 @@ logs=$build/qtest-logs
 mkdir -p "$logs"
 for t in $(test_targets "$build"); do
     name=$prefix$(basename "$t")
+    out=$logs/$(basename "$t").log
     [ -z "$filter" ] || [[ "$name" == *$filter* ]] || continue
     [ -x "$build/$t" ] || { printf 'FAIL\t%s\tnot built\n' "$name"; continue; }
     rc=0
     (cd "$build" && QTEST_QEMU_BINARY=$qemu \
-        timeout "${QTEST_TIMEOUT:-600}" "./$t" --tap -k) >"$logs/$(basename "$t").log" 2>&1 || rc=$?
+        timeout "${QTEST_TIMEOUT:-600}" "./$t" --tap -k) >"$out" 2>&1 || rc=$?
     # ok N name [# SKIP reason] / not ok N name
     awk -v prog="$name" -v rc=$rc '
         /^ok [0-9]+ / {
@@ -38,7 +39,7 @@ for t in $(test_targets "$build"); do
         END {
             if (rc != 0 && bad == 0) printf "FAIL\t%s\texit status %d (see log)\n", prog, rc
             else if (seen == 0) printf "FAIL\t%s\tran no test\n", prog
-        }' "$logs/$(basename "$t").log"
+        }' "$out"
 done | tee "$logs/results" 
 grep -q '^FAIL' "$logs/results" && exit 1
 exit 0

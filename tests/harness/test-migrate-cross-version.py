@@ -92,11 +92,10 @@ def chunked_to_unpatched(patched, unpatched, tmp):
 
 def tis_section(stream):
     """The tpm-tis section's data: name, ids, fields, then its footer."""
-    start = stream.find(b"\x07tpm-tis\x00")
-    assert start > 5 and stream[start - 5] == 0x04, "no tpm-tis section"
+    start, fields = q.tis_section(stream)
     section_id = stream[start - 4:start]
     # buffer, rw_offset, 3 locality numbers, 5 x TPMLocality
-    end = start + 8 + 8 + 4096 + 2 + 3 + 5 * 21
+    end = fields + 4096 + 2 + 3 + 5 * 21
     assert stream[end:end + 5] == b"\x7e" + section_id, \
         "tpm-tis section does not end after the base's fields"
     return stream[start:end]

@@ -39,9 +39,7 @@ def save_stream(tmp, device, cmd, received):
 
 def fields(stream):
     """Offsets of rw_offset, active_locty and loc[0].state in stream."""
-    at = stream.find(b"\x07tpm-tis\x00")
-    assert at > 0, "no tpm-tis section"
-    rw_offset = at + 8 + 8 + 4096
+    rw_offset = q.tis_section(stream)[1] + 4096
     return rw_offset, rw_offset + 2, rw_offset + 5
 
 

@@ -27,7 +27,6 @@ TIS_ACCESS, TIS_STS, TIS_FIFO = 0x00, 0x18, 0x24
 TIS_STS_VALID, TIS_STS_READY, TIS_STS_GO, TIS_STS_AVAIL = 0x80, 0x40, 0x20, 0x10
 
 
-
 def tpm_cmd(tag, cc, body):
     size = 10 + len(body)
     return (tag.to_bytes(2, "big") + size.to_bytes(4, "big")
@@ -310,6 +309,14 @@ def load_stream(qemu, device, tmp, stream, **kw):
             return True
     wait_for(loaded, "the load", 60)
     return m
+
+
+def tis_section(stream):
+    """Where the tpm-tis section of a saved stream starts (its name), and
+    where its fields start (the 4096 bytes of the buffer)."""
+    start = stream.find(b"\x07tpm-tis\x00")
+    assert start > 5 and stream[start - 5] == 0x04, "no tpm-tis section"
+    return start, start + 8 + 8                 # name, instance, version
 
 
 def check_refused(m, what, error):
