@@ -92,6 +92,9 @@ def main():
             ("locality state out of range",
              patch(small, state, struct.pack(">I", 7)), "tpm-tis",
              "state of locality 0: 7 is not a state"),
+            ("locality state EXECUTION, which pre_save never saves",
+             patch(small, state, struct.pack(">I", 3)), "tpm-tis",
+             "state of locality 0: EXECUTION, which is never saved"),
             ("upper half cut out of the stream", cut, EXT,
              "ext_buffer: missing from the stream, which holds a 6000-byte"
              " transfer"),
