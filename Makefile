@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Thin front end: every target calls one script of scripts/.
 .PHONY: help setup deps fetch worktree export build build-base guest lint \
-	check-series check interop demo bench clean
+	check-series check interop demo bench pqc-tpm clean
 
 help:                 ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -28,6 +28,9 @@ build-base:           ## build the unpatched base next to it
 
 guest:                ## download the guest kernel, build its initramfs
 	scripts/fetch-guest.sh
+
+pqc-tpm:              ## build the PQC TPM (wolfTPM fwtpm_server) from ../shared/vendor, once per machine
+	scripts/build-pqc-tpm.sh
 
 lint:                 ## checkpatch.pl over every patch
 	scripts/lint.sh

@@ -66,10 +66,31 @@ summary() {
     exit
 }
 
-log "preparing: fetch, working tree, patched build, guest image"
+# The PQC TPM (wolfTPM's fwtpm_server, built once per machine) for the
+# tests that need ML-DSA; without ../shared/vendor they skip saying so.
+prepare_pqc_tpm() {
+    local rc
+    log "PQC TPM: scripts/build-pqc-tpm.sh (log: $logs/pqc-tpm.log)"
+    "$TOP/scripts/build-pqc-tpm.sh" 2>&1 >"$logs/pqc-tpm.path" | tee "$logs/pqc-tpm.log" >&2
+    rc=${PIPESTATUS[0]}
+    case $rc in
+    0) export QPQC_FWTPM QPQC_PQC_BRIDGE
+       QPQC_FWTPM=$(cat "$logs/pqc-tpm.path")
+       QPQC_PQC_BRIDGE="$SYS_PYTHON $TOP/tests/lib/pqc-bridge.py --fwtpm $QPQC_FWTPM"
+       log "PQC TPM: QPQC_FWTPM=$QPQC_FWTPM" ;;
+    2) export QPQC_PQC_MISSING
+       QPQC_PQC_MISSING=$(sed -n 's/^MISSING: //p' "$logs/pqc-tpm.log" | tail -n1)
+       log "PQC TPM: ${QPQC_PQC_MISSING}; the tests that need it skip" ;;
+    *) export QPQC_PQC_MISSING="the PQC TPM build failed (see $logs/pqc-tpm.log)"
+       record FAIL "setup: PQC TPM build" "exit status $rc, log: $logs/pqc-tpm.log" ;;
+    esac
+}
+
+log "preparing: fetch, working tree, patched build, guest image, PQC TPM"
 prepare "$TOP/scripts/fetch-base.sh"
 prepare "$TOP/scripts/build.sh"
 prepare "$TOP/scripts/fetch-guest.sh"
+prepare_pqc_tpm
 
 if wanted lint; then
     if "$TOP/scripts/lint.sh" >"$logs/lint.log" 2>&1; then

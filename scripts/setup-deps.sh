@@ -8,7 +8,7 @@ set -euo pipefail
 
 BUILD_PKGS="gcc make pkg-config ninja-build flex bison git perl
     libglib2.0-dev libfdt-dev python3 python3-venv dpkg-dev xz-utils
-    ca-certificates"
+    ca-certificates autoconf automake libtool"  # last three: build-pqc-tpm.sh
 RUN_PKGS="swtpm swtpm-tools tpm2-tools seabios qemu-system-data ipxe-qemu
     busybox-static cpio gzip procps socat debootstrap"
 # meson >= 1.5 and pycotap: bookworm-backports on Debian 12, main on 13.

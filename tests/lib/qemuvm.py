@@ -9,6 +9,8 @@ interoperability tests and by the benchmark.
 
 import json
 import os
+import select
+import shlex
 import socket
 import subprocess
 import sys
@@ -85,12 +87,71 @@ class Swtpm:
         self.proc.wait(timeout=20)
 
 
+def pqc_bridge_command():
+    """The command that runs pqc-bridge.py on the PQC TPM (fwtpm_server),
+    without --ctrl and --state; SkipTest naming what is missing.
+
+    scripts/run-tests.sh builds the TPM (scripts/build-pqc-tpm.sh) and
+    sets QPQC_FWTPM and QPQC_PQC_BRIDGE, or QPQC_PQC_MISSING (why not)."""
+    fwtpm = os.environ.get("QPQC_FWTPM")
+    if not fwtpm:
+        raise SkipTest(os.environ.get("QPQC_PQC_MISSING")
+                       or "QPQC_FWTPM is not set: no PQC TPM "
+                          "(scripts/build-pqc-tpm.sh prints its path)")
+    if not os.access(fwtpm, os.X_OK):
+        raise SkipTest(f"no {fwtpm} (QPQC_FWTPM): the PQC TPM is not built")
+    bridge = os.environ.get("QPQC_PQC_BRIDGE")
+    if bridge:
+        return shlex.split(bridge)
+    return ["/usr/bin/python3", os.path.join(TOP, "tests", "lib",
+                                             "pqc-bridge.py"),
+            "--fwtpm", fwtpm]
+
+
+class PqcBridge:
+    """wolfTPM's fwtpm_server behind tests/lib/pqc-bridge.py: a TPM with
+    ML-DSA for QEMU's emulator backend (it cannot migrate)."""
+
+    def __init__(self, tmp):
+        os.makedirs(tmp, exist_ok=True)
+        self.ctrl = os.path.join(tmp, "bridge.sock")
+        self.log_path = os.path.join(tmp, "bridge.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            pqc_bridge_command() + ["--ctrl", self.ctrl,
+                                    "--state", os.path.join(tmp, "state")],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        r, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline().strip() if r else ""
+        if line != "ready":
+            self.proc.terminate()
+            self.stop()
+            raise RuntimeError(f"pqc-bridge not ready: {self.stderr()}")
+
+    def stderr(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        # it exits when QEMU closes the control connection
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        self.proc.stdout.close()
+        self.log.close()
+
+
 class Machine:
     """qemu [-incoming URI] with device DEVICE (e.g. "tpm-crb,cap-chunk=on").
 
     qemu is a list (the binary, or "chroot", ROOT, binary); root is then
     the chroot's directory, and every path given to QEMU is translated.
-    tpm makes the TPM from a directory: Swtpm, or faketpm.FakeTpm.
+    tpm makes the TPM from a directory: Swtpm, faketpm.FakeTpm or
+    PqcBridge.
     """
 
     def __init__(self, qemu, device, tmp, machine="q35", incoming=None,
