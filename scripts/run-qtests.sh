@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Run the test programs of tests/upstream-tests in build dir $1 (default:
 # the patched build) and write one line per TAP result to stdout:
-#   PASS|FAIL|SKIP <TAB> name <TAB> reason
+#   PASS|FAIL|SKIP <TAB> name <TAB> reason (or note: the TPM a case used)
 # Names from an aarch64 build start with "aarch64/".
 # Logs go to $1/qtest-logs/.  Exit status 1 when any result is FAIL.
 set -euo pipefail
@@ -25,16 +25,18 @@ for t in $(test_targets "$build"); do
     rc=0
     (cd "$build" && QTEST_QEMU_BINARY=$qemu \
         timeout "${QTEST_TIMEOUT:-600}" "./$t" --tap -k) >"$out" 2>&1 || rc=$?
-    # ok N name [# SKIP reason] / not ok N name
+    # ok N name [# SKIP reason] / not ok N name; the messages "# TPM: ..."
+    # and "# as expected: ..." of a case become the note of its result
     awk -v prog="$name" -v rc=$rc '
+        /^# (TPM|as expected): / { m = substr($0, 3); if (!index(note, m)) note = note (note == "" ? "" : "; ") m; next }
         /^ok [0-9]+ / {
             n = $0; sub(/^ok [0-9]+ /, "", n); reason = ""
             if (n ~ / # SKIP/) { reason = n; sub(/.* # SKIP ?/, "", reason); sub(/ # SKIP.*/, "", n)
                 printf "SKIP\t%s %s\t%s\n", prog, n, (reason == "" ? "no reason given" : reason) }
-            else printf "PASS\t%s %s\t\n", prog, n
-            seen++; next
+            else printf "PASS\t%s %s\t%s\n", prog, n, note
+            seen++; note = ""; next
         }
-        /^not ok [0-9]+ / { n = $0; sub(/^not ok [0-9]+ /, "", n); printf "FAIL\t%s %s\t\n", prog, n; seen++; bad++; next }
+        /^not ok [0-9]+ / { n = $0; sub(/^not ok [0-9]+ /, "", n); printf "FAIL\t%s %s\t%s\n", prog, n, note; seen++; bad++; note = ""; next }
         /^1\.\.0 # SKIP/ { r = $0; sub(/^1\.\.0 # SKIP ?/, "", r); printf "SKIP\t%s\t%s\n", prog, r; seen++; next }
         END {
             if (rc != 0 && bad == 0) printf "FAIL\t%s\texit status %d (see log)\n", prog, rc
