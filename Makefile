@@ -48,7 +48,7 @@ interop:              ## migrate mid-transfer to/from upstream QEMU 11.1 (sid ch
 demo:                 ## main job: a real Linux guest uses the TPM via CRB and TIS
 	scripts/demo.sh
 
-bench:                ## time unchunked commands: unpatched vs patched build
+bench:                ## time GetRandom (unpatched vs patched) and ML-DSA-87 sign+verify
 	scripts/bench.sh
 
 clean:                ## remove .work (downloads, trees, builds)

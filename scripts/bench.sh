@@ -1,16 +1,64 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Benchmark: cost of an ordinary (unchunked) TPM command through tpm-crb on
-# the unpatched build and on the patched build with chunking off and on,
-# measured in one invocation (tests/bench/bench-crb.py).  Extra arguments
-# go to the script (e.g. --rounds 11 --commands 500).
+# Benchmarks, each in one invocation with alternating rounds:
+# 1. the cost of an ordinary (unchunked) TPM command through tpm-crb on
+#    the unpatched build and on the patched build with chunking off and on
+#    (tests/bench/bench-crb.py, swtpm);
+# 2. ML-DSA-87 sign + verify through chunked tpm-crb and through tpm-tis
+#    with the 8192-byte buffer, against the same commands sent straight
+#    to the TPM (tests/bench/bench-mldsa.py, wolfTPM's fwtpm_server from
+#    scripts/build-pqc-tpm.sh).  Without the PQC TPM (no ../shared/vendor)
+#    this part is skipped, saying why.
+#   bench.sh [BENCH-CRB-ARGS...] [-- BENCH-MLDSA-ARGS...]
+# e.g. bench.sh --rounds 11 --commands 500 -- --rounds 7 --ops 5
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+
+crb_args=() mldsa_args=()
+while [ $# -gt 0 ]; do
+    if [ "$1" = -- ]; then
+        shift
+        mldsa_args=("$@")
+        break
+    fi
+    crb_args+=("$1")
+    shift
+done
 
 "$TOP/scripts/build.sh" patched
 "$TOP/scripts/build.sh" base
 need_cmd swtpm
-exec "$SYS_PYTHON" "$TOP/tests/bench/bench-crb.py" "$@" \
+
+# The PQC TPM, built once per machine; prepared before any timing.
+logs=$WORK/bench-logs
+mkdir -p "$logs"
+set +e
+"$TOP/scripts/build-pqc-tpm.sh" 2>&1 >"$logs/pqc-tpm.path" | tee "$logs/pqc-tpm.log" >&2
+rc=${PIPESTATUS[0]}
+set -e
+fwtpm='' missing=''
+case $rc in
+0) fwtpm=$(cat "$logs/pqc-tpm.path") ;;
+2) missing=$(sed -n 's/^MISSING: //p' "$logs/pqc-tpm.log" | tail -n1) ;;
+*) missing="the PQC TPM build failed (exit $rc, log: $logs/pqc-tpm.log)" ;;
+esac
+
+"$SYS_PYTHON" "$TOP/tests/bench/bench-crb.py" "${crb_args[@]}" \
     "unpatched=$BASE_BUILD/qemu-system-x86_64" \
     "patched-chunk-off=$BUILD/qemu-system-x86_64" \
     "patched-chunk-on=$BUILD/qemu-system-x86_64,cap-chunk=on"
+
+echo
+if [ -z "$fwtpm" ]; then
+    echo "SKIP: ML-DSA-87 sign + verify benchmark: $missing"
+    # a missing vendor directory is a skip, a failed build a failure
+    if [ "$rc" = 2 ]; then exit 0; else exit 1; fi
+fi
+export QPQC_FWTPM=$fwtpm
+QPQC_PQC_BRIDGE=$(printf '%q ' "$SYS_PYTHON" "$TOP/tests/lib/pqc-bridge.py" --fwtpm "$fwtpm")
+export QPQC_PQC_BRIDGE
+qemu=$BUILD/qemu-system-x86_64
+exec "$SYS_PYTHON" "$TOP/tests/bench/bench-mldsa.py" "${mldsa_args[@]}" \
+    "crb-chunk=$qemu,tpm-crb,cap-chunk=on" \
+    "crb-chunk-256=$qemu,tpm-crb,cap-chunk=on,x-chunk-size=256" \
+    "tis-8192=$qemu,tpm-tis,x-allow-ext-buffer=on"
