@@ -2,12 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Prepare the test guest in $GUEST: Debian's cloud kernel (downloaded and
 # unpacked, not installed) and an initramfs of busybox-static, tpm2-tools
-# and the libraries they load, with tests/guest/init as /init.
+# and the libraries they load, the guest-side TPM driver tpm-chunk and the
+# ML-DSA-87 program tpm-mldsa87 (tests/guest/driver, static, built here with
+# Debian's gcc), with tests/guest/init as /init.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 need_cmd apt-get
 need_cmd cpio
+need_cmd gcc
+need_cmd make
+[ -f "$(gcc -print-file-name=libc.a)" ] || die "no static libc (libc.a): run 'make deps' (libc6-dev)"
 [ -x /bin/busybox ] || die "no /bin/busybox: run 'make deps' (busybox-static)"
 command -v tpm2 >/dev/null || die "no tpm2-tools on PATH: run 'make deps'"
 mkdir -p "$GUEST" "$DOWNLOAD/kernel"
@@ -29,8 +34,16 @@ if [ ! -f "$GUEST/vmlinuz" ]; then
     rm -rf "$DOWNLOAD/kernel/x"
 fi
 
-# The initramfs is rebuilt when /init or the host's tools change.
-stamp=$( (sha256sum "$TOP/tests/guest/init" "$TOP/tests/guest/crb-chunk.sh"
+# The driver: make rebuilds it when a source changes.
+drv=$GUEST/driver
+mkdir -p "$drv"
+make -s -C "$TOP/tests/guest/driver" O="$drv" all >&2 ||
+    die "building the guest driver (tests/guest/driver) failed"
+
+# The initramfs is rebuilt when /init, the driver or the host's tools change.
+stamp=$( (sha256sum "$TOP/tests/guest/init" "$TOP/tests/guest/crb-chunk.sh" \
+    "$TOP/tests/guest/guest-driver.sh" \
+    "$drv/tpm-chunk" "$drv/tpm-mldsa87"
     ls -l --time-style=+%s /bin/busybox \
     "$(readlink -f "$(command -v tpm2)")") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$GUEST/initrd.stamp" 2>/dev/null)" != "$stamp" ]; then
@@ -42,14 +55,18 @@ if [ "$(cat "$GUEST/initrd.stamp" 2>/dev/null)" != "$stamp" ]; then
     tpm2=$(readlink -f "$(command -v tpm2)")
     cp "$tpm2" "$root/usr/bin/tpm2"
     for t in $(cd /usr/bin && ls tpm2_*); do ln -s tpm2 "$root/usr/bin/$t"; done
+    # the dlopen()ed TCTIs: device (the kernel's driver), cmd (tpm-chunk)
     tcti=$(ls /usr/lib/*/libtss2-tcti-device.so.0 | head -n1)
-    # Every library ldd names, plus the dlopen()ed device TCTI.
-    for f in $(ldd "$tpm2" "$tcti" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && NF == 2 { print $1 }' | sort -u) "$tcti"; do
+    tcti_cmd=$(ls /usr/lib/*/libtss2-tcti-cmd.so.0 2>/dev/null | head -n1 || true)
+    [ -f "$tcti_cmd" ] || die "no libtss2-tcti-cmd.so.0: run 'make deps' (libtss2-tcti-cmd0)"
+    # Every library ldd names, plus the dlopen()ed TCTIs.
+    for f in $(ldd "$tpm2" "$tcti" "$tcti_cmd" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && NF == 2 { print $1 }' | sort -u) "$tcti" "$tcti_cmd"; do
         mkdir -p "$root$(dirname "$f")"
         cp -L "$f" "$root$f"
     done
     cp "$TOP/tests/guest/init" "$root/init"
-    cp "$TOP/tests/guest/crb-chunk.sh" "$root/crb-chunk.sh"
+    cp "$TOP/tests/guest/crb-chunk.sh" "$TOP/tests/guest/guest-driver.sh" "$root/"
+    cp "$drv/tpm-chunk" "$drv/tpm-mldsa87" "$root/bin/"
     chmod 755 "$root/init"
     (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$GUEST/initrd.tmp"
     mv "$GUEST/initrd.tmp" "$GUEST/initrd.gz"

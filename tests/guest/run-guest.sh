@@ -5,20 +5,36 @@
 # through the kernel driver, print the transcript and a verdict.
 #   run-guest.sh tpm-crb|tpm-tis [extra qemu arguments...]
 # QEMU=path selects the binary (default: the patched build); GUEST_APPEND
-# adds to the kernel command line.
+# adds to the kernel command line; GUEST_TPM=pqc puts the PQC TPM (wolfTPM's
+# fwtpm_server with ML-DSA, behind tests/lib/pqc-bridge.py: $QPQC_PQC_BRIDGE,
+# exported by scripts/run-tests.sh) in swtpm's place.
 . "$(dirname "$0")/../lib/common.sh"
 
 device=${1:?usage: run-guest.sh tpm-crb|tpm-tis [qemu args...]}
 shift
 need_qemu "$QEMU"
 [ -f "$GUEST/vmlinuz" ] && [ -f "$GUEST/initrd.gz" ] || fail "no guest image: run 'make guest'"
-start_swtpm tpm
+if [ "${GUEST_TPM:-swtpm}" = pqc ]; then
+    [ -n "${QPQC_PQC_BRIDGE:-}" ] || skip "no PQC TPM: ${QPQC_PQC_MISSING:-QPQC_PQC_BRIDGE is not set (scripts/run-tests.sh sets it)}"
+    eval "bridge=($QPQC_PQC_BRIDGE)"
+    SWTPM_SOCK=$TEST_TMP/pqc/ctrl.sock
+    mkdir -p "$TEST_TMP/pqc"
+    "${bridge[@]}" --ctrl "$SWTPM_SOCK" --state "$TEST_TMP/pqc/state" \
+        >"$TEST_TMP/pqc/bridge.out" 2>"$TEST_TMP/pqc/bridge.log" &
+    _cleanup_pids+=($!)
+    wait_for "[ -S '$SWTPM_SOCK' ]" 30 ||
+        fail "pqc-bridge did not get ready: $(tail -n 5 "$TEST_TMP/pqc/bridge.log")"
+    tpm_name="PQC TPM: wolfTPM fwtpm_server (ML-DSA) via pqc-bridge.py, ${QPQC_FWTPM:-?}"
+else
+    start_swtpm tpm
+    tpm_name="swtpm: $(swtpm --version 2>&1 | head -n1)"
+fi
 acc=$(accel)
 serial=$TEST_TMP/serial.log
 limit=${GUEST_TIMEOUT:-240}
 
 echo "guest: $(cat "$GUEST/kernel-package"), device $device, accel $acc${*:+, $*}"
-echo "swtpm: $(swtpm --version 2>&1 | head -n1)"
+echo "$tpm_name"
 start=$(date +%s%N)
 timeout "$limit" "$QEMU" -machine q35 -accel "$acc" -m 256 -nodefaults \
     -display none -serial "file:$serial" -no-reboot \
