@@ -68,24 +68,7 @@ COMMANDS = ml.COMMANDS_PER_SIGN + ml.COMMANDS_PER_VERIFY
 class PlainFwtpm(bridge.Fwtpm):
     """pqc-bridge.py's Fwtpm on a socket without TCP options."""
 
-    nodelay = False
-
-    @classmethod
-    def connect(cls, port):
-        s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        if cls.nodelay:
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return s
-
-    @staticmethod
-    def recv_all(sock, n):
-        data = b""
-        while len(data) < n:
-            piece = sock.recv(n - len(data))
-            if not piece:
-                raise EOFError("fwtpm_server closed the connection")
-            data += piece
-        return data
+    nodelay = quickack = False
 
 
 class NodelayFwtpm(PlainFwtpm):

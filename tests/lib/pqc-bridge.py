@@ -148,19 +148,24 @@ class Fwtpm:
             time.sleep(0.01)
         return False
 
-    @staticmethod
-    def connect(port):
+    # fwtpm_server writes its answers in pieces; acknowledge each at once
+    # (no delayed ACK), or Nagle on its side costs ~40 ms.  (The benchmark
+    # turns both off to measure that.)
+    nodelay = quickack = True
+
+    @classmethod
+    def connect(cls, port):
         s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if cls.nodelay:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s
 
-    @staticmethod
-    def recv_all(sock, n):
-        # fwtpm_server writes its answers in pieces; acknowledge each at
-        # once (no delayed ACK), or Nagle on its side costs ~40 ms.
+    @classmethod
+    def recv_all(cls, sock, n):
         data = b""
         while len(data) < n:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            if cls.quickack:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
             piece = sock.recv(n - len(data))
             if not piece:
                 raise EOFError("fwtpm_server closed the connection")
