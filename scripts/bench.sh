@@ -32,16 +32,8 @@ need_cmd swtpm
 # The PQC TPM, built once per machine; prepared before any timing.
 logs=$WORK/bench-logs
 mkdir -p "$logs"
-set +e
-"$TOP/scripts/build-pqc-tpm.sh" 2>&1 >"$logs/pqc-tpm.path" | tee "$logs/pqc-tpm.log" >&2
-rc=${PIPESTATUS[0]}
-set -e
-fwtpm='' missing=''
-case $rc in
-0) fwtpm=$(cat "$logs/pqc-tpm.path") ;;
-2) missing=$(sed -n 's/^MISSING: //p' "$logs/pqc-tpm.log" | tail -n1) ;;
-*) missing="the PQC TPM build failed (exit $rc, log: $logs/pqc-tpm.log)" ;;
-esac
+rc=0
+pqc_tpm_env "$logs/pqc-tpm.log" || rc=$?
 
 "$SYS_PYTHON" "$TOP/tests/bench/bench-crb.py" "${crb_args[@]}" \
     "unpatched=$BASE_BUILD/qemu-system-x86_64" \
@@ -49,14 +41,11 @@ esac
     "patched-chunk-on=$BUILD/qemu-system-x86_64,cap-chunk=on"
 
 echo
-if [ -z "$fwtpm" ]; then
-    echo "SKIP: ML-DSA-87 sign + verify benchmark: $missing"
+if [ "$rc" != 0 ]; then
+    echo "SKIP: ML-DSA-87 sign + verify benchmark: $QPQC_PQC_MISSING"
     # a missing vendor directory is a skip, a failed build a failure
     if [ "$rc" = 2 ]; then exit 0; else exit 1; fi
 fi
-export QPQC_FWTPM=$fwtpm
-QPQC_PQC_BRIDGE=$(printf '%q ' "$SYS_PYTHON" "$TOP/tests/lib/pqc-bridge.py" --fwtpm "$fwtpm")
-export QPQC_PQC_BRIDGE
 qemu=$BUILD/qemu-system-x86_64
 exec "$SYS_PYTHON" "$TOP/tests/bench/bench-mldsa.py" "${mldsa_args[@]}" \
     "crb-chunk=$qemu,tpm-crb,cap-chunk=on" \

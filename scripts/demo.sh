@@ -19,20 +19,9 @@ read -r -a crb_args <<<"$(crb_chunk_args "$qemu")"
 
 # The PQC TPM (wolfTPM's fwtpm_server, built once per machine) for the
 # ML-DSA-87 runs; without ../shared/vendor they are skipped, saying why.
-pqc_log=$WORK/pqc-tpm.log
-pqc_rc=0
 log "PQC TPM for the ML-DSA-87 runs: scripts/build-pqc-tpm.sh (the first time" \
-    "on a machine 1-2 minutes; log: $pqc_log)"
-fwtpm=$("$TOP/scripts/build-pqc-tpm.sh" 2>"$pqc_log") || pqc_rc=$?
-if [ $pqc_rc = 0 ]; then
-    export QPQC_FWTPM=$fwtpm QPQC_PQC_BRIDGE
-    QPQC_PQC_BRIDGE=$(printf '%q ' "$SYS_PYTHON" "$TOP/tests/lib/pqc-bridge.py" \
-                      --fwtpm "$fwtpm")
-else
-    export QPQC_PQC_MISSING
-    QPQC_PQC_MISSING=$(sed -n 's/^MISSING: //p' "$pqc_log" | tail -n1)
-    QPQC_PQC_MISSING=${QPQC_PQC_MISSING:-the PQC TPM build failed (see $pqc_log)}
-fi
+    "on a machine 1-2 minutes; log: $WORK/pqc-tpm.log)"
+pqc_tpm_env "$WORK/pqc-tpm.log" 2>/dev/null || true
 
 guest=$TOP/tests/guest
 verdicts=()

@@ -247,3 +247,26 @@ pick_base_version() {
         head -n1 <<<"$served"
     fi
 }
+
+# Build the PQC TPM (scripts/build-pqc-tpm.sh; its messages go to stderr
+# and to LOG) and export what the tests that use it read: QPQC_FWTPM,
+# QPQC_PQC_BRIDGE (the bridge command without --ctrl and --state) and
+# QTEST_TPM_EMULATOR (the same, for the series' qtests), or
+# QPQC_PQC_MISSING with the reason.  Returns the build script's status:
+# 0 built, 2 no ../shared/vendor (or a file of it), anything else failed.
+pqc_tpm_env() {
+    local log=$1 rc
+    "$TOP/scripts/build-pqc-tpm.sh" 2>&1 >"$log.path" | tee "$log" >&2
+    rc=${PIPESTATUS[0]}
+    case $rc in
+    0) export QPQC_FWTPM QPQC_PQC_BRIDGE QTEST_TPM_EMULATOR
+       QPQC_FWTPM=$(cat "$log.path")
+       QPQC_PQC_BRIDGE=$(printf '%q ' "$SYS_PYTHON" "$TOP/tests/lib/pqc-bridge.py" \
+                         --fwtpm "$QPQC_FWTPM")
+       QTEST_TPM_EMULATOR=$QPQC_PQC_BRIDGE ;;
+    2) export QPQC_PQC_MISSING
+       QPQC_PQC_MISSING=$(sed -n 's/^MISSING: //p' "$log" | tail -n1) ;;
+    *) export QPQC_PQC_MISSING="the PQC TPM build failed (exit $rc, log: $log)" ;;
+    esac
+    return "$rc"
+}

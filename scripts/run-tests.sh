@@ -69,23 +69,13 @@ summary() {
 # The PQC TPM (wolfTPM's fwtpm_server, built once per machine) for the
 # tests that need ML-DSA; without ../shared/vendor they skip saying so.
 prepare_pqc_tpm() {
-    local rc
+    local rc=0
     log "PQC TPM: scripts/build-pqc-tpm.sh (log: $logs/pqc-tpm.log)"
-    "$TOP/scripts/build-pqc-tpm.sh" 2>&1 >"$logs/pqc-tpm.path" | tee "$logs/pqc-tpm.log" >&2
-    rc=${PIPESTATUS[0]}
+    pqc_tpm_env "$logs/pqc-tpm.log" || rc=$?
     case $rc in
-    0) export QPQC_FWTPM QPQC_PQC_BRIDGE QTEST_TPM_EMULATOR
-       QPQC_FWTPM=$(cat "$logs/pqc-tpm.path")
-       QPQC_PQC_BRIDGE=$(printf '%q ' "$SYS_PYTHON" "$TOP/tests/lib/pqc-bridge.py" \
-                         --fwtpm "$QPQC_FWTPM")
-       # the series' qtests that need ML-DSA (tpm-pqc-test) start it
-       QTEST_TPM_EMULATOR=$QPQC_PQC_BRIDGE
-       log "PQC TPM: QPQC_FWTPM=$QPQC_FWTPM" ;;
-    2) export QPQC_PQC_MISSING
-       QPQC_PQC_MISSING=$(sed -n 's/^MISSING: //p' "$logs/pqc-tpm.log" | tail -n1)
-       log "PQC TPM: ${QPQC_PQC_MISSING}; the tests that need it skip" ;;
-    *) export QPQC_PQC_MISSING="the PQC TPM build failed (see $logs/pqc-tpm.log)"
-       record FAIL "setup: PQC TPM build" "exit status $rc, log: $logs/pqc-tpm.log" ;;
+    0) log "PQC TPM: QPQC_FWTPM=$QPQC_FWTPM" ;;
+    2) log "PQC TPM: ${QPQC_PQC_MISSING}; the tests that need it skip" ;;
+    *) record FAIL "setup: PQC TPM build" "exit status $rc, log: $logs/pqc-tpm.log" ;;
     esac
 }
 
