@@ -55,7 +55,7 @@ class FakeTpm(c.CtrlServer):
         self.buffer_max = self.buffer_size = buffer_size
         self.commands = []              # every TPM command, as received
         self.srv = socket.socket(socket.AF_UNIX)
-        self.srv.bind(self.ctrl)
+        self.srv.bind(c.unix_path(self.ctrl))
         self.srv.listen(1)
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()

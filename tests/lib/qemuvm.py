@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import swtpm_ctrl
+
 TPM_BASE = 0xFED40000
 # CRB registers
 CRB_LOC_CTRL, CRB_CTRL_REQ, CRB_CTRL_STS = 0x08, 0x40, 0x44
@@ -78,7 +80,8 @@ class Swtpm:
         self.ctrl = os.path.join(tmp, "swtpm.sock")
         self.proc = subprocess.Popen(
             ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={tmp}",
-             "--ctrl", f"type=unixio,path={self.ctrl}"],
+             "--ctrl",
+             f"type=unixio,path={swtpm_ctrl.unix_path(self.ctrl)}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(self.ctrl), "swtpm's socket")
 
@@ -163,7 +166,7 @@ class Machine:
         self.qmp_path = os.path.join(tmp, "qmp.sock")
         self.err_path = os.path.join(tmp, "qemu.err")
         srv = socket.socket(socket.AF_UNIX)
-        srv.bind(qsock)
+        srv.bind(swtpm_ctrl.unix_path(qsock))
         srv.listen(1)
         args = ["-machine", machine, "-accel", "qtest", "-display", "none",
                 "-nodefaults", "-qtest", f"unix:{self.p(qsock)}",
@@ -187,7 +190,7 @@ class Machine:
         self.rfile = self.sock.makefile("r")
         wait_for(lambda: os.path.exists(self.qmp_path), "QMP socket")
         self.qmp_sock = socket.socket(socket.AF_UNIX)
-        self.qmp_sock.connect(self.qmp_path)
+        self.qmp_sock.connect(swtpm_ctrl.unix_path(self.qmp_path))
         self.qmp_file = self.qmp_sock.makefile("r")
         self.qmp_file.readline()                # greeting
         self.qmp("qmp_capabilities")
@@ -196,7 +199,7 @@ class Machine:
         """path as QEMU sees it"""
         if self.root:
             return "/" + os.path.relpath(path, self.root)
-        return path
+        return swtpm_ctrl.unix_path(path)
 
     def uri(self, uri):
         kind, _, path = uri.partition(":")

@@ -21,9 +21,13 @@ Users: faketpm.FakeTpm (a fake TPM for transfers swtpm cannot hold) and
 pqc-bridge.py (wolfTPM's fwtpm_server behind QEMU's emulator backend).
 """
 
+import atexit
+import os
 import select
+import shutil
 import socket
 import struct
+import tempfile
 import threading
 
 CMD_GET_CAPABILITY, CMD_INIT, CMD_SHUTDOWN, CMD_GET_TPMESTABLISHED = 1, 2, 3, 4
@@ -65,6 +69,26 @@ CAPS_MIGRATION = CAP_GET_STATEBLOB | CAP_SET_STATEBLOB | CAP_STOP
 TPM_SUCCESS, TPM_FAIL, TPM_BAD_ORDINAL, TPM_BAD_LOCALITY = 0, 9, 10, 0x3d
 # TPM 2.0 response codes the harness' TPMs answer themselves
 TPM_RC_FAILURE, TPM_RC_COMMAND_SIZE = 0x101, 0x142
+
+
+UNIX_PATH_MAX = 107            # sun_path holds 108 bytes with the NUL
+_short_dirs = {}
+
+
+def unix_path(path):
+    """path, or an alias of it short enough for a unix socket: a symlink
+    to its directory in a private directory under /tmp (a deep checkout
+    puts sockets beyond the limit).  The socket itself is in path's
+    directory either way."""
+    if len(path) <= UNIX_PATH_MAX:
+        return path
+    d = os.path.dirname(os.path.abspath(path))
+    if d not in _short_dirs:
+        top = tempfile.mkdtemp(prefix="qpqc-", dir="/tmp")
+        os.symlink(d, os.path.join(top, "d"))
+        atexit.register(shutil.rmtree, top, ignore_errors=True)
+        _short_dirs[d] = os.path.join(top, "d")
+    return os.path.join(_short_dirs[d], os.path.basename(path))
 
 
 def tpm_error(rc):
