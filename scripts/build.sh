@@ -12,7 +12,7 @@ which=${1:-patched}
 case "$which" in
 patched)
     "$TOP/scripts/make-worktree.sh"
-    src=$SRC build=$BUILD
+    builds="patched patched-aarch64"
     ;;
 base)
     [ -d "$SRC/.git" ] || "$TOP/scripts/make-worktree.sh"
@@ -22,16 +22,14 @@ base)
     fi
     # Self-healing: whatever was checked out here, build the base.
     git -C "$BASE_SRC" checkout -q --detach base
-    src=$BASE_SRC build=$BASE_BUILD
+    builds=unpatched
     ;;
 *) die "usage: build.sh [patched|base]" ;;
 esac
 need_cmd ninja
 [ -x "$SYS_PYTHON" ] || die "no $SYS_PYTHON: run 'make deps'"
 
-configure_build "$src" "$build"
-build_targets "$build" "$which"
-if [ "$which" = patched ]; then
-    configure_build "$src" "$build-aarch64"
-    build_targets "$build-aarch64" "$which aarch64"
-fi
+for b in $builds; do
+    configure_build "$(build_field "$b" src)" "$(build_field "$b" dir)"
+    build_targets "$(build_field "$b" dir)" "$b"
+done

@@ -40,7 +40,8 @@ log "series prefixes: checking $((j + 1))..$((n - 1)) of $n (earlier ones unchan
 printf '%s\n' "${done_lines[@]:0:$j}" | sed '/^$/d' >"$stamp"
 git -C "$PREFIX_SRC" checkout -q -f --detach "$start"
 git -C "$PREFIX_SRC" clean -q -f -d
-for build in "$PREFIX_BUILD" "$PREFIX_BUILD-aarch64"; do
+prefix_builds="$(build_field prefix dir) $(build_field prefix-aarch64 dir)"
+for build in $prefix_builds; do
     configure_build "$PREFIX_SRC" "$build"
 done
 for ((k = j; k < n - 1; k++)); do
@@ -48,7 +49,7 @@ for ((k = j; k < n - 1; k++)); do
     log "prefix $((k + 1))/$n: $p"
     git -C "$PREFIX_SRC" am -q --keep-cr "$PATCHES/$p" ||
         { git -C "$PREFIX_SRC" am --abort || true; die "$p does not apply on top of the patches before it"; }
-    for build in "$PREFIX_BUILD" "$PREFIX_BUILD-aarch64"; do
+    for build in $prefix_builds; do
         build_targets "$build" "prefix $((k + 1))/$n $(build_arch "$build")"
         "$TOP/scripts/run-qtests.sh" "$build" >"$build/prefix-$((k + 1)).results" ||
             { grep '^FAIL' "$build/prefix-$((k + 1)).results" >&2;

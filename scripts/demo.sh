@@ -13,9 +13,7 @@ set -euo pipefail
 "$TOP/scripts/fetch-base.sh"
 "$TOP/scripts/build.sh" patched
 "$TOP/scripts/fetch-guest.sh"
-qemu=$BUILD/qemu-system-x86_64
-
-read -r -a crb_args <<<"$(crb_chunk_args "$qemu")"
+qemu=$(build_qemu patched)
 
 # The PQC TPM (wolfTPM's fwtpm_server, built once per machine) for the
 # ML-DSA-87 runs; without ../shared/vendor they are skipped, saying why.
@@ -44,22 +42,15 @@ run() { # TITLE COMMAND...
 }
 
 echo "QEMU $(fetched_version) + series ($(series_patches | wc -l) patches): $qemu"
-if [ ${#crb_args[@]} -gt 0 ]; then
-    run "tpm-crb, chunking advertised (cap-chunk=on), stock guest driver" \
-        "$guest/run-guest.sh" tpm-crb "${crb_args[@]}"
-else
-    run "tpm-crb (this build has no cap-chunk property yet)" \
-        "$guest/run-guest.sh" tpm-crb
-fi
+run "tpm-crb, chunking advertised (cap-chunk=on), stock guest driver" \
+    "$guest/run-guest.sh" tpm-crb -global tpm-crb.cap-chunk=on
 run "tpm-tis" "$guest/run-guest.sh" tpm-tis
-if [ ${#crb_args[@]} -gt 0 ]; then
-    run "tpm-crb, chunked transfers by the guest (256-byte window)" \
-        "$guest/test-guest-crb-chunked.sh"
-    run "tpm2-tools over the guest driver tpm-chunk, tpm-crb chunking, full window" \
-        "$guest/test-guest-driver-tools-crb.sh"
-    run "tpm2-tools over the guest driver tpm-chunk, tpm-crb chunking, 256-byte window" \
-        "$guest/test-guest-driver-tools-crb-256.sh"
-fi
+run "tpm-crb, chunked transfers by the guest (256-byte window)" \
+    "$guest/test-guest-crb-chunked.sh"
+run "tpm2-tools over the guest driver tpm-chunk, tpm-crb chunking, full window" \
+    "$guest/test-guest-driver-tools-crb.sh"
+run "tpm2-tools over the guest driver tpm-chunk, tpm-crb chunking, 256-byte window" \
+    "$guest/test-guest-driver-tools-crb-256.sh"
 if [ -n "${QPQC_PQC_BRIDGE:-}" ]; then
     run "ML-DSA-87 sign and verify through chunked tpm-crb (guest driver, PQC TPM)" \
         "$guest/test-guest-mldsa87-crb.sh"

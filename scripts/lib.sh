@@ -7,12 +7,14 @@ DOWNLOAD=$WORK/download
 PRISTINE=$WORK/pristine               # dpkg-source -x output (read-only reference)
 SRC=$WORK/src                         # git tree: tag "base", branch "series" = base + patches
 BUILD=$WORK/build                     # patched build of $SRC
-BASE_SRC=$WORK/base-src               # git worktree of tag "base"
-BASE_BUILD=$WORK/base-build           # unpatched build, for comparisons
-PREFIX_SRC=$WORK/prefix-src           # git worktree walked through the series prefixes
-PREFIX_BUILD=$WORK/prefix-build
-# Each patched tree also gets an aarch64 build, "<build>-aarch64", for the
-# TIS variants that only Arm machines have (tpm-tis-device, tpm-tis-i2c).
+# Every build dir sits next to its source tree under the name "src", so
+# that the compiler sees the same relative paths in all of them and ccache
+# (see ccache_env) reuses what an identical file compiled in another tree.
+BASE_SRC=$WORK/base/src               # git worktree of tag "base"
+BASE_BUILD=$WORK/base/build           # unpatched build, for comparisons
+PREFIX_SRC=$WORK/prefix/src           # git worktree walked through the series prefixes
+PREFIX_BUILD=$WORK/prefix/build
+# (build_table lists the builds of these trees.)
 GUEST=$WORK/guest                     # guest kernel and initramfs
 PATCHES=$TOP/patches
 BASE_VERSION_FILE=$TOP/base-version
@@ -40,13 +42,6 @@ fetched_version() {
 # Patch file names in series order, comments and blank lines skipped.
 series_patches() {
     sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$PATCHES/series"
-}
-
-# tpm-crb arguments that turn chunking on, when binary $1 has it.
-crb_chunk_args() {
-    if "$1" -device tpm-crb,help 2>/dev/null | grep -q 'cap-chunk='; then
-        echo "-global tpm-crb.cap-chunk=on"
-    fi
 }
 
 build_jobs() {
@@ -127,24 +122,86 @@ aarch64_flags() {
     --python=$SYS_PYTHON"
 }
 
-# The target of build dir $1: x86_64, or aarch64 for "<build>-aarch64".
+# The builds, defined here only: name, source tree, build dir, target.
+# Each patched tree also gets an aarch64 build for the TIS variants that
+# only Arm machines have (tpm-tis-device, tpm-tis-i2c).  Tests get the
+# binaries and build dirs through the variables of build_env.
+build_table() {
+    cat <<EOF
+patched $SRC $BUILD x86_64
+patched-aarch64 $SRC $BUILD-aarch64 aarch64
+unpatched $BASE_SRC $BASE_BUILD x86_64
+prefix $PREFIX_SRC $PREFIX_BUILD x86_64
+prefix-aarch64 $PREFIX_SRC $PREFIX_BUILD-aarch64 aarch64
+EOF
+}
+
+# Field $2 (name, src, dir, arch) of the build named or placed at $1.
+build_field() {
+    local name src dir arch
+    while read -r name src dir arch; do
+        if [ "$1" = "$name" ] || [ "$(realpath -m "$1")" = "$(realpath -m "$dir")" ]; then
+            case $2 in
+            name) echo "$name" ;; src) echo "$src" ;; dir) echo "$dir" ;; arch) echo "$arch" ;;
+            esac
+            return 0
+        fi
+    done < <(build_table)
+    die "no build $1 in build_table"
+}
+
+# The target of build dir $1.
 build_arch() {
-    case "$1" in
-    *-aarch64) echo aarch64 ;;
-    *) echo x86_64 ;;
-    esac
+    build_field "$1" arch
+}
+
+# The QEMU binary of the build named or placed at $1.
+build_qemu() {
+    echo "$(build_field "$1" dir)/qemu-system-$(build_field "$1" arch)"
+}
+
+# Export what the tests read about the builds: QPQC_BUILD_<NAME> (the build
+# dir, where the test programs are) and QPQC_QEMU_<NAME> (its binary), with
+# NAME upper-cased and "-" as "_", e.g. QPQC_QEMU_UNPATCHED.
+build_env() {
+    local name src dir arch var
+    while read -r name src dir arch; do
+        var=$(echo "$name" | tr 'a-z-' 'A-Z_')
+        export "QPQC_BUILD_$var=$dir" "QPQC_QEMU_$var=$dir/qemu-system-$arch"
+    done < <(build_table)
+}
+
+# Compile through ccache (Debian's /usr/lib/ccache wrappers named like the
+# compilers, ahead on PATH at configure and at build time).  The cache is
+# the user's (~/.cache/ccache), so a second clone on the machine reuses it.
+# Paths under $WORK are hashed relative to the build dir and the build dir
+# itself is not hashed: the same file with the same flags compiles once
+# for the base, the prefix trees and the patched tree.
+ccache_env() {
+    [ -d /usr/lib/ccache ] || die "no /usr/lib/ccache: run 'make deps' (ccache)"
+    case ":$PATH:" in *:/usr/lib/ccache:*) ;; *) export PATH=/usr/lib/ccache:$PATH ;; esac
+    export CCACHE_BASEDIR=$WORK CCACHE_NOHASHDIR=1
+}
+
+# ccache's counters: "HITS CALLS" (a build logs the difference).
+ccache_counts() {
+    ccache --print-stats 2>/dev/null | awk '
+        $1 ~ /^(direct|preprocessed)_cache_hit$/ { h += $2 }
+        $1 ~ /^(direct|preprocessed)_cache_hit$|^cache_miss$/ { c += $2 }
+        END { print h + 0, c + 0 }'
 }
 
 # Configure build dir $2 for source tree $1, unless it already is, and
 # give it the firmware.
 configure_build() {
     local src=$1 build=$2 flags=$CONFIGURE_FLAGS
+    ccache_env
     [ "$(build_arch "$build")" = x86_64 ] || flags=$(aarch64_flags "$src")
     if [ -f "$build/build.ninja" ] && [ "$(cat "$build/.flags" 2>/dev/null)" = "$flags" ]; then
         link_firmware "$build"
         return 0
     fi
-    log "configuring $(basename "$build") (${src#"$TOP"/})"
+    log "configuring ${build#"$TOP"/} (${src#"$TOP"/})"
     mkdir -p "$build"
     # shellcheck disable=SC2086
     (cd "$build" && "$src/configure" $flags >configure.out 2>&1) ||
@@ -164,20 +221,34 @@ link_firmware() {
     done
 }
 
-# The ninja targets of tests/upstream-tests that exist in build dir $1
-# (in an aarch64 build, the qtests only: the unit tests run on x86_64).
-test_targets() {
-    local build=$1 pat dirs='qtest|unit'
-    local all
+# The test programs (ninja targets) of build dir $1 that tests/upstream-tests
+# may name: in an aarch64 build the qtests only (unit tests run on x86_64).
+# Prints "PATTERN<TAB>target" for each match and "PATTERN<TAB>" for a pattern
+# of those directories that matches nothing.
+match_test_targets() {
+    local build=$1 pat dirs='qtest|unit' all t found
     [ "$(build_arch "$build")" = x86_64 ] || dirs=qtest
     all=$(ninja -C "$build" -t targets all | sed -n 's/: .*//p' | grep -E "^tests/($dirs)/[^/.]+\$" | sort -u)
     while read -r pat; do
         case "$pat" in ''|'#'*) continue ;; esac
+        [[ "$pat" =~ ^tests/($dirs)/ ]] || continue
+        found=
         for t in $all; do
             # shellcheck disable=SC2254
-            case "$t" in $pat) echo "$t" ;; esac
+            case "$t" in $pat) printf '%s\t%s\n' "$pat" "$t"; found=1 ;; esac
         done
-    done <"$TOP/tests/upstream-tests" | sort -u
+        [ -n "$found" ] || printf '%s\t\n' "$pat"
+    done <"$TOP/tests/upstream-tests"
+}
+
+# The ninja targets of tests/upstream-tests that exist in build dir $1.
+test_targets() {
+    match_test_targets "$1" | cut -f2 | sed '/^$/d' | sort -u
+}
+
+# The patterns of tests/upstream-tests that match no target in build dir $1.
+unmatched_patterns() {
+    match_test_targets "$1" | awk -F'\t' '$2 == "" { print $1 }'
 }
 
 # Build the QEMU binary and the test programs in build dir $1, with a
@@ -190,6 +261,9 @@ build_targets() {
         { tail -n 30 "$build/ninja.out" >&2; die "meson regeneration failed in $build"; }
     targets="qemu-system-$(build_arch "$build") $(test_targets "$build" | tr '\n' ' ')"
     log "building ($what): $targets"
+    ccache_env
+    local before after
+    before=$(ccache_counts)
     # shellcheck disable=SC2086
     ninja -C "$build" -j "$(build_jobs)" $targets >"$build/ninja.out" 2>&1 &
     local pid=$! n start=$SECONDS next=$((SECONDS + 30))
@@ -205,7 +279,8 @@ build_targets() {
         grep -A20 -m3 'error' "$build/ninja.out" >&2 || tail -n 40 "$build/ninja.out" >&2
         die "build ($what) failed (log: $build/ninja.out)"
     fi
-    log "build ($what): $(grep -cE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$build/ninja.out") files compiled or linked"
+    after=$(ccache_counts)
+    log "build ($what): $(grep -cE '^\[[0-9]+/[0-9]+\] (Compiling|Linking)' "$build/ninja.out") files compiled or linked in $((SECONDS - start))s, ccache: $(echo "$before $after" | awk '{ printf "%d of %d from the cache", $3 - $1, $4 - $2 }')"
 }
 
 # The URI apt already uses for suite $1 of the machine: deb822 first, then

@@ -17,6 +17,11 @@ prefix=
 [ "$arch" = x86_64 ] || prefix=$arch/
 logs=$build/qtest-logs
 mkdir -p "$logs"
+{
+# a pattern of tests/upstream-tests that names no test program is a failure
+[ -n "$filter" ] || unmatched_patterns "$build" | while IFS= read -r pat; do
+    printf 'FAIL\t%s%s\tmatches no test program of %s\n' "$prefix" "$pat" "${build#"$TOP"/}"
+done
 for t in $(test_targets "$build"); do
     name=$prefix$(basename "$t")
     out=$logs/$(basename "$t").log
@@ -42,6 +47,7 @@ for t in $(test_targets "$build"); do
             if (rc != 0 && bad == 0) printf "FAIL\t%s\texit status %d (see log)\n", prog, rc
             else if (seen == 0) printf "FAIL\t%s\tran no test\n", prog
         }' "$out"
-done | tee "$logs/results" 
+done
+} | tee "$logs/results"
 grep -q '^FAIL' "$logs/results" && exit 1
 exit 0

@@ -193,17 +193,18 @@ def main():
         for migration, arg, what in both_ways:
             for src, dst in ((unpatched, patched), (patched, unpatched)):
                 n += 1
-                migration(src, dst, arg, f"{tmp}/{n}")
-                print(f"ok: {what} {names[src]} -> {names[dst]}")
-        chunked_to_unpatched(patched, unpatched, f"{tmp}/chunked")
-        print("ok: tpm-crb mid-transfer patched -> unpatched fails cleanly,"
-              " the source finishes the transfer")
-        tis_saved_sections(patched, unpatched, f"{tmp}/sections")
-        print("ok: tpm-tis mid-reception and mid-completion: the sections"
-              " saved by both builds are identical")
-        ext_buffer_to_unpatched(patched, unpatched, f"{tmp}/ext")
-        print("ok: tpm-tis 8192-byte command patched -> unpatched fails"
-              " cleanly, the source finishes the transfer")
+                q.scenario(f"{what} {names[src]} -> {names[dst]}",
+                           migration, src, dst, arg, f"{tmp}/{n}")
+        q.scenario("tpm-crb mid-transfer patched -> unpatched fails cleanly,"
+                   " the source finishes the transfer",
+                   chunked_to_unpatched, patched, unpatched, f"{tmp}/chunked")
+        q.scenario("tpm-tis mid-reception and mid-completion, the sections"
+                   " saved by both builds are identical",
+                   tis_saved_sections, patched, unpatched, f"{tmp}/sections")
+        q.scenario("tpm-tis 8192-byte command patched -> unpatched fails"
+                   " cleanly, the source finishes the transfer",
+                   ext_buffer_to_unpatched, patched, unpatched, f"{tmp}/ext")
+
 
 if __name__ == "__main__":
     q.run(main)

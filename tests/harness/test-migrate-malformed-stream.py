@@ -74,6 +74,34 @@ def load(tmp, name, stream, device=DEVICE):
     return q.load_stream([q.PATCHED], device, f"{tmp}/{name}", stream)
 
 
+def intact(tmp, head, tail, command, response, offset, first):
+    """the stream as saved: the destination delivers the second chunk"""
+    m = load(tmp, "intact", head + payload(command, response, offset) + tail)
+    try:
+        assert m.proc.poll() is None, f"intact stream: {m.stderr()}"
+        m.chunk = 64       # no crb_open(): its cmdReady drops state
+        rest = m.crb_receive(first_chunk_done=True)
+        assert first + rest == response, \
+            f"response differs: {(first + rest).hex()} {response.hex()}"
+    finally:
+        m.close()
+
+
+def oversize(tmp, head, tail):
+    """a command larger than max_xfer loads as one that stays refused"""
+    m = load(tmp, "oversize", head + payload(tpm_bytes(70000, 10), b"", 0)
+             + tail)
+    try:
+        assert m.proc.poll() is None, f"oversize command: {m.stderr()}"
+        m.chunk = 64
+        m.crb_start(q.START)
+        rsp = m.read(q.CRB_WINDOW, 10)
+        assert rsp == bytes.fromhex("8001" "0000000a" "00000142"), \
+            f"oversize command answered {rsp.hex()}"
+    finally:
+        m.close()
+
+
 def main():
     q.need_builds()
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,33 +110,10 @@ def main():
         assert (command, len(response), offset) == (b"", 76, 64), \
             f"unexpected chunk state {command!r} {len(response)} {offset}"
 
-        # the stream as saved: the destination delivers the second chunk
-        m = load(tmp, "intact", head + payload(command, response, offset)
-                 + tail)
-        try:
-            assert m.proc.poll() is None, f"intact stream: {m.stderr()}"
-            m.chunk = 64       # no crb_open(): its cmdReady drops state
-            rest = m.crb_receive(first_chunk_done=True)
-            assert first + rest == response, \
-                f"response differs: {(first + rest).hex()} {response.hex()}"
-        finally:
-            m.close()
-        print("ok: the intact stream loads and the response completes")
-
-        # a command larger than max_xfer loads as one that stays refused
-        m = load(tmp, "oversize", head + payload(tpm_bytes(70000, 10), b"", 0)
-                 + tail)
-        try:
-            assert m.proc.poll() is None, f"oversize command: {m.stderr()}"
-            m.chunk = 64
-            m.crb_start(q.START)
-            rsp = m.read(q.CRB_WINDOW, 10)
-            assert rsp == bytes.fromhex("8001" "0000000a" "00000142"), \
-                f"oversize command answered {rsp.hex()}"
-        finally:
-            m.close()
-        print("ok: a migrated command larger than max_xfer stays refused")
-
+        q.scenario("the intact stream loads and the response completes",
+                   intact, tmp, head, tail, command, response, offset, first)
+        q.scenario("a migrated command larger than max_xfer stays refused",
+                   oversize, tmp, head, tail)
         cases = [
             ("command length beyond the field's limit",
              head + be32(0x100000) + tail,
@@ -136,7 +141,8 @@ def main():
             if not body.startswith(head):
                 body = head + body + tail
             device = "tpm-crb" if "cap-chunk" in what else DEVICE
-            q.check_refused(load(tmp, f"bad{i}", body, device), what, error)
+            q.scenario(f"{what} is refused", lambda: q.check_refused(
+                load(tmp, f"bad{i}", body, device), what, error))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,20 @@ def load(tmp, name, stream, device):
                          tpm=f.FakeTpm)
 
 
+def completes(tmp, name, stream, device, cmd, received):
+    m = load(tmp, name, stream, device)
+    try:
+        assert m.proc.poll() is None, f"{name}: {m.stderr()}"
+        m.tis_write(cmd[received:], ready=False)
+        m.tis_go()
+        assert m.tis_read(64) == f.expected_response(cmd), \
+            f"{name}: the response differs"
+        assert m.swtpm.commands[-1] == cmd, \
+            f"{name}: the TPM got another command"
+    finally:
+        m.close()
+
+
 def main():
     q.need_builds()
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,18 +81,8 @@ def main():
         for name, stream, device, cmd, received in (
                 ("small", small, "tpm-tis", small_cmd, 2000),
                 ("large", large, EXT, large_cmd, 6000)):
-            m = load(tmp, name, stream, device)
-            try:
-                assert m.proc.poll() is None, f"{name}: {m.stderr()}"
-                m.tis_write(cmd[received:], ready=False)
-                m.tis_go()
-                assert m.tis_read(64) == f.expected_response(cmd), \
-                    f"{name}: the response differs"
-                assert m.swtpm.commands[-1] == cmd, \
-                    f"{name}: the TPM got another command"
-            finally:
-                m.close()
-            print(f"ok: the {name} stream loads and the command completes")
+            q.scenario(f"the {name} stream loads and the command completes",
+                       completes, tmp, name, stream, device, cmd, received)
 
         rw_offset, active, state = fields(small)
         cases = [
@@ -104,8 +108,8 @@ def main():
              " x-allow-ext-buffer is off"),
         ]
         for i, (what, stream, device, error) in enumerate(cases):
-            q.check_refused(load(tmp, f"bad{i}", stream, device), what,
-                            error)
+            q.scenario(f"{what} is refused", lambda: q.check_refused(
+                load(tmp, f"bad{i}", stream, device), what, error))
 
 
 if __name__ == "__main__":

@@ -145,6 +145,17 @@ def run(qemu, device, tmp):
         bridge.stop()
 
 
+def check(qemu, device, works, tmp):
+    result = run(qemu, device, tmp)
+    if works:
+        assert result is None, " ".join(result[:2])
+        return
+    assert result is not None, "it passed"
+    print(f"stopped at {result[0]}: {result[1]}"
+          + (f"\n    QEMU: {result[2]}" if result[2] else ""))
+    assert result[0] == FIRST_LARGE, f"stopped at {result[0]}: {result[1]}"
+
+
 def test():
     q.pqc_bridge_command()                      # SkipTest when missing
     patched, unpatched = q.need_builds()
@@ -158,27 +169,13 @@ def test():
     ]
     print(f"TPM: {os.environ['QPQC_FWTPM']} (wolfTPM fwTPM) through "
           "tests/lib/pqc-bridge.py")
-    bad = []
     with tempfile.TemporaryDirectory(prefix="pqc-unpatched-") as tmp:
         for i, (qemu, build, device, works) in enumerate(runs):
-            result = run(qemu, device, os.path.join(tmp, str(i)))
-            what = f"{build} {device}"
-            if works:
-                ok = result is None
-                print(f"{'ok' if ok else 'not ok'}: {what}: ML-DSA-87 "
-                      f"signs, verifies, refuses a changed signature"
-                      f"{'' if ok else ': ' + ' '.join(result[:2])}")
-            else:
-                ok = result is not None and result[0] == FIRST_LARGE
-                print(f"{'ok' if ok else 'not ok'}: {what}: stops at "
-                      f"{FIRST_LARGE} (4655-byte response): " +
-                      ("it passed" if result is None else
-                       f"stopped at {result[0]}: {result[1]}") +
-                      (f"\n    QEMU: {result[2]}" if result and result[2]
-                       else ""))
-            if not ok:
-                bad.append(what)
-    assert not bad, f"{len(bad)} of {len(runs)} runs wrong: {bad}"
+            what = (f"{build} {device} signs, verifies, refuses a changed"
+                    " signature" if works else f"{build} {device} stops at"
+                    f" {FIRST_LARGE} (4655-byte response)")
+            q.scenario(what, check, qemu, device, works,
+                       os.path.join(tmp, str(i)))
 
 
 if __name__ == "__main__":

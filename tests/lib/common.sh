@@ -5,9 +5,12 @@
 set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
 
-QEMU=${QEMU:-$BUILD/qemu-system-x86_64}
-BASE_QEMU=${BASE_QEMU:-$BASE_BUILD/qemu-system-x86_64}
-TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qpqc-test.XXXXXX")
+build_env
+QEMU=${QEMU:-$QPQC_QEMU_PATCHED}
+BASE_QEMU=${BASE_QEMU:-$QPQC_QEMU_UNPATCHED}
+# Under /tmp whatever TMPDIR says: unix sockets go here, and their paths
+# must stay short (108 bytes) even for a checkout or TMPDIR deep down.
+TEST_TMP=$(mktemp -d /tmp/qpqc-test.XXXXXX)
 _cleanup_pids=()
 
 _cleanup() {

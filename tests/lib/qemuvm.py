@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 
 import swtpm_ctrl
 
@@ -148,6 +149,9 @@ class PqcBridge:
         self.log.close()
 
 
+IO_TIMEOUT = 120          # seconds; TCG on a loaded 2-core machine is slow
+
+
 class Machine:
     """qemu [-incoming URI] with device DEVICE (e.g. "tpm-crb,cap-chunk=on").
 
@@ -187,10 +191,14 @@ class Machine:
             self.proc.kill()
             raise RuntimeError(f"QEMU did not start: {self.stderr()}")
         srv.close()
+        # no read of qtest or QMP waits forever: a stalled QEMU raises
+        # TimeoutError in the test instead of hanging it
+        self.sock.settimeout(IO_TIMEOUT)
         self.rfile = self.sock.makefile("r")
         wait_for(lambda: os.path.exists(self.qmp_path), "QMP socket")
         self.qmp_sock = socket.socket(socket.AF_UNIX)
         self.qmp_sock.connect(swtpm_ctrl.unix_path(self.qmp_path))
+        self.qmp_sock.settimeout(IO_TIMEOUT)
         self.qmp_file = self.qmp_sock.makefile("r")
         self.qmp_file.readline()                # greeting
         self.qmp("qmp_capabilities")
@@ -396,8 +404,32 @@ def check_refused(m, what, error):
     print(f"ok: {what}: refused with '{error}'")
 
 
+_scenarios = {"run": 0, "failed": 0}
+
+
+def scenario(name, fn, *args):
+    """Run fn(*args) as one scenario of the test: one TAP line for it
+    ("ok N - name", "not ok N - name: why", "ok N - name # SKIP why"),
+    which scripts/run-tests.sh records as a result of its own, so that a
+    failure does not hide the scenarios after it."""
+    _scenarios["run"] += 1
+    n = _scenarios["run"]
+    try:
+        fn(*args)
+    except SkipTest as e:
+        print(f"ok {n} - {name} # SKIP {e}", flush=True)
+    except Exception as e:              # any error fails this scenario only
+        traceback.print_exc()
+        why = (str(e) or type(e).__name__).splitlines()[0]
+        print(f"not ok {n} - {name}: {why}", flush=True)
+        _scenarios["failed"] += 1
+    else:
+        print(f"ok {n} - {name}", flush=True)
+
+
 def run(test):
-    """Run test(); exit 0 on success, 77 with SKIP: on SkipTest, 1 else."""
+    """Run test(); exit 0 on success, 77 with SKIP: on SkipTest, 1 on a
+    failure of test() or of one of its scenarios."""
     try:
         test()
     except SkipTest as e:
@@ -406,21 +438,37 @@ def run(test):
     except AssertionError as e:
         print(f"FAIL: {e}")
         sys.exit(1)
+    if _scenarios["failed"]:
+        print(f"FAIL: {_scenarios['failed']} of {_scenarios['run']} scenarios")
+        sys.exit(1)
 
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def _build_env():
+    """QPQC_* of scripts/lib.sh (build_env), which defines the builds:
+    exported by scripts/run-tests.sh, asked for when a test runs alone."""
+    if "QPQC_QEMU_PATCHED" in os.environ:
+        return
+    out = subprocess.run(["bash", "-c", '. "$0/scripts/lib.sh" && build_env && env', TOP],
+                         capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        if key.startswith("QPQC_"):
+            os.environ[key] = value
+
+
+_build_env()
 WORK = os.environ.get("QPQC_WORK", os.path.join(TOP, ".work"))
-PATCHED = os.path.join(WORK, "build", "qemu-system-x86_64")
-UNPATCHED = os.path.join(WORK, "base-build", "qemu-system-x86_64")
+PATCHED = os.environ["QPQC_QEMU_PATCHED"]
+UNPATCHED = os.environ["QPQC_QEMU_UNPATCHED"]
 
 
 def need_builds():
-    """The patched and the unpatched binary (building the latter once)."""
-    if not os.access(PATCHED, os.X_OK):
-        raise AssertionError(f"no {PATCHED}: run 'make build'")
-    log = os.path.join(WORK, "base-build.log")
-    with open(log, "w") as f:
-        if subprocess.call([os.path.join(TOP, "scripts", "build.sh"),
-                            "base"], stdout=f, stderr=f):
-            raise AssertionError(f"unpatched build failed, see {log}")
+    """The patched and the unpatched binary (scripts/run-tests.sh builds
+    them before any test runs)."""
+    for qemu, make in ((PATCHED, "build"), (UNPATCHED, "build-base")):
+        if not os.access(qemu, os.X_OK):
+            raise AssertionError(f"no {qemu}: run 'make {make}'")
     return PATCHED, UNPATCHED
