@@ -3,8 +3,8 @@
 # Prepare the test guest in $GUEST: Debian's cloud kernel (downloaded and
 # unpacked, not installed) and an initramfs of busybox-static, tpm2-tools
 # and the libraries they load, the guest-side TPM driver tpm-chunk and the
-# ML-DSA-87 program tpm-mldsa87 (tests/guest/driver, static, built here with
-# Debian's gcc), with tests/guest/init as /init.
+# ML-DSA-87 program tpm-mldsa87 (guest/driver, static, built here with
+# Debian's gcc), with guest/init as /init.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -37,12 +37,12 @@ fi
 # The driver: make rebuilds it when a source changes.
 drv=$GUEST/driver
 mkdir -p "$drv"
-make -s -C "$TOP/tests/guest/driver" O="$drv" all >&2 ||
-    die "building the guest driver (tests/guest/driver) failed"
+make -s -C "$TOP/guest/driver" O="$drv" all >&2 ||
+    die "building the guest driver (guest/driver) failed"
 
 # The initramfs is rebuilt when /init, the driver or the host's tools change.
-stamp=$( (sha256sum "$TOP/tests/guest/init" "$TOP/tests/guest/crb-chunk.sh" \
-    "$TOP/tests/guest/guest-driver.sh" \
+stamp=$( (sha256sum "$TOP/guest/init" "$TOP/guest/crb-chunk.sh" \
+    "$TOP/guest/guest-driver.sh" \
     "$drv/tpm-chunk" "$drv/tpm-mldsa87"
     ls -l --time-style=+%s /bin/busybox \
     "$(readlink -f "$(command -v tpm2)")") | sha256sum | cut -d' ' -f1)
@@ -64,8 +64,8 @@ if [ "$(cat "$GUEST/initrd.stamp" 2>/dev/null)" != "$stamp" ]; then
         mkdir -p "$root$(dirname "$f")"
         cp -L "$f" "$root$f"
     done
-    cp "$TOP/tests/guest/init" "$root/init"
-    cp "$TOP/tests/guest/crb-chunk.sh" "$TOP/tests/guest/guest-driver.sh" "$root/"
+    cp "$TOP/guest/init" "$root/init"
+    cp "$TOP/guest/crb-chunk.sh" "$TOP/guest/guest-driver.sh" "$root/"
     cp "$drv/tpm-chunk" "$drv/tpm-mldsa87" "$root/bin/"
     chmod 755 "$root/init"
     (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$GUEST/initrd.tmp"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The test command: builds what is missing (nothing when up to date), then
 # runs the lint, the series-prefix check, the base's and the series' test
-# programs, the harness tests (tests/harness), the real-guest tests
+# programs, the tests of the pipeline itself (tests/pipeline), the tests of
+# the device across builds (tests/harness), the real-guest tests
 # (tests/guest) and the interoperability tests with upstream QEMU
 # (tests/interop), and ends with "N passed, N failed, N skipped".
 #   run-tests.sh [PATTERN]   only the tests whose name contains PATTERN
@@ -147,7 +148,8 @@ for build in "$QPQC_BUILD_PATCHED" "$QPQC_BUILD_PATCHED_AARCH64"; do
     [ ! -s "$logs/qtests-$arch.err" ] || cat "$logs/qtests-$arch.err"
 done
 
-for t in "$TOP"/tests/harness/test-*.sh "$TOP"/tests/harness/test-*.py \
+for t in "$TOP"/tests/pipeline/test-*.sh \
+    "$TOP"/tests/harness/test-*.sh "$TOP"/tests/harness/test-*.py \
     "$TOP"/tests/guest/test-*.sh "$TOP"/tests/interop/test-*.py; do
     [ -e "$t" ] || continue
     name=$(basename "$(dirname "$t")")/$(basename "${t%.*}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The guest-side TPM driver (tests/guest/driver) on the host: its protocol
+# The guest-side TPM driver (guest/driver) on the host: its protocol
 # logic against a simulated CRB and TIS register file with injected faults
 # (sim-test.c: every error path must end in a TPM error response, every
 # timeout is the spec's), under AddressSanitizer and UBSan, and with
@@ -8,11 +8,11 @@
 # the static guest binaries build.
 . "$(dirname "$0")/../lib/common.sh"
 
-drv=$TOP/tests/guest/driver
+drv=$TOP/guest/driver
 command -v gcc >/dev/null || fail "no gcc: run 'make deps'"
 command -v gcov >/dev/null || fail "no gcov (part of Debian's gcc): run 'make deps'"
 make -s -C "$drv" O="$TEST_TMP" all "$TEST_TMP/sim-test" ||
-    fail "building tests/guest/driver failed"
+    fail "building guest/driver failed"
 file "$TEST_TMP/tpm-chunk" 2>/dev/null | grep -q 'statically linked' ||
     ldd "$TEST_TMP/tpm-chunk" 2>&1 | grep -q 'not a dynamic executable' ||
     fail "tpm-chunk is not a static binary"

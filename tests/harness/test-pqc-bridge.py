@@ -232,13 +232,7 @@ class Run:
         for s in (self.ctl, self.data):
             if s:
                 s.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        c.stop_process(self.proc)
         self.err.close()
         # never leave a fake running
         for e in self.events("start"):

@@ -195,14 +195,8 @@ class Fwtpm:
                     pass
                 s.close()
         self.cmd = self.plat = None
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()               # saves NV and exits
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                log("fwtpm_server ignored SIGTERM; killing it")
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            c.stop_process(self.proc, timeout=10)   # SIGTERM: saves NV, exits
 
 
 class Bridge(c.CtrlServer):

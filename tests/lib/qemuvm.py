@@ -87,8 +87,7 @@ class Swtpm:
         wait_for(lambda: os.path.exists(self.ctrl), "swtpm's socket")
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
+        swtpm_ctrl.stop_process(self.proc)
 
 
 def pqc_bridge_command():
@@ -143,8 +142,7 @@ class PqcBridge:
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
+            swtpm_ctrl.stop_process(self.proc)
         self.proc.stdout.close()
         self.log.close()
 
@@ -353,13 +351,7 @@ class Machine:
     def close(self):
         for f in (self.sock, self.qmp_sock):
             f.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()       # qtest QEMU does not quit by itself
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        swtpm_ctrl.stop_process(self.proc)  # qtest QEMU does not quit by itself
         self.err.close()
         self.swtpm.stop()
 

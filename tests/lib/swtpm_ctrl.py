@@ -26,6 +26,7 @@ import os
 import select
 import shutil
 import socket
+import subprocess
 import struct
 import tempfile
 import threading
@@ -73,6 +74,18 @@ TPM_RC_FAILURE, TPM_RC_COMMAND_SIZE = 0x101, 0x142
 
 UNIX_PATH_MAX = 107            # sun_path holds 108 bytes with the NUL
 _short_dirs = {}
+
+
+def stop_process(proc, timeout=20):
+    """SIGTERM proc if it still runs, and reap it; SIGKILL it when it has
+    not exited after timeout seconds.  Returns its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def unix_path(path):
