@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Run the test programs of tests/upstream-tests in build dir $1 (default:
-# the patched build) and write one line per TAP result to stdout:
+# the patched build), or only those of QPQC_QTESTS (ninja target names),
+# and write one line per TAP result to stdout:
 #   PASS|FAIL|SKIP <TAB> name <TAB> reason (or note: the TPM a case used)
 # Names from an aarch64 build start with "aarch64/".
 # Logs go to $1/qtest-logs/.  Exit status 1 when any result is FAIL.
@@ -10,6 +11,7 @@ set -euo pipefail
 
 build=${1:-$BUILD}
 filter=${2:-}
+QPQC_QTESTS=${QPQC_QTESTS:-}
 arch=$(build_arch "$build")
 qemu=$build/qemu-system-$arch
 [ -x "$qemu" ] || die "no $qemu: run 'make build'"
@@ -19,10 +21,10 @@ logs=$build/qtest-logs
 mkdir -p "$logs"
 {
 # a pattern of tests/upstream-tests that names no test program is a failure
-[ -n "$filter" ] || unmatched_patterns "$build" | while IFS= read -r pat; do
+[ -n "$filter$QPQC_QTESTS" ] || unmatched_patterns "$build" | while IFS= read -r pat; do
     printf 'FAIL\t%s%s\tmatches no test program of %s\n' "$prefix" "$pat" "${build#"$TOP"/}"
 done
-for t in $(test_targets "$build"); do
+for t in ${QPQC_QTESTS:-$(test_targets "$build")}; do
     name=$prefix$(basename "$t")
     out=$logs/$(basename "$t").log
     [ -z "$filter" ] || [[ "$name" == *$filter* ]] || continue
