@@ -92,13 +92,17 @@ rsp=$(recv)
 expect "GetRandom(32): a 44-byte success response" "${rsp:0:20}" \
     80010000002C00000000
 
-# GetRandom padded to 1000 bytes: four chunks at 256; swtpm parses all of
-# them and objects to the padding with TPM_RC_SIZE (0x95)
-pad=8001000003E80000017B0010
-while [ ${#pad} -lt 2000 ]; do pad=${pad}00000000; done
-send "${pad:0:2000}"
-expect "1000-byte command in four chunks reaches swtpm whole" \
-    "$(recv)" 80010000000A00000095
+# TPM2_Hash of 982 bytes of counter text (every byte's place matters) in
+# a 1000-byte command: four chunks at 256.  The digest swtpm answers must
+# be the guest's own sha256sum of the same bytes: the command arrived whole.
+data=$(i=0; while [ $i -lt 246 ]; do printf '%04d' $i; i=$((i + 1)); done | cut -c1-982)
+send "8001000003E80000017D03D6$(printf '%s' "$data" | sed 's/./3&/g')000B40000007"
+rsp=$(recv)
+expect "TPM2_Hash: a 52-byte success response with a SHA-256 digest" \
+    "${rsp:0:24}" 800100000034000000000020
+want=$(printf '%s' "$data" | sha256sum | cut -c1-64 | tr a-f A-F)
+expect "1000-byte command in four chunks reaches swtpm byte for byte" \
+    "${rsp:24:64}" "$want"
 
 # PCR_Read(sha256: PCRs 0-7) answers 300 bytes: two chunks back
 send 8001000000140000017E00000001000B03FF0000

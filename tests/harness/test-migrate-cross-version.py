@@ -8,7 +8,7 @@
 2. With chunking on, in the middle of a chunked command, patched ->
    unpatched fails cleanly (the destination refuses the tpm-crb state and
    exits with an error, no crash), the source keeps running and finishes
-   the transfer: swtpm receives all 200 bytes.
+   the transfer: the test TPM receives the 200 bytes, byte for byte.
 3. tpm-tis with x-allow-ext-buffer off (the default) is the base's
    device: in the middle of receiving a command and in the middle of
    reading a response, the tpm-tis section that either build saves is
@@ -72,18 +72,20 @@ def fails_cleanly(src, dst, uri, section):
 
 def chunked_to_unpatched(patched, unpatched, tmp):
     src = q.Machine([patched], CHUNKED, f"{tmp}/src", MACHINE,
-                    extra=RETURN_PATH)
+                    extra=RETURN_PATH, tpm=f.FakeTpm)
     dst = q.Machine([unpatched], "tpm-crb", f"{tmp}/dst", MACHINE,
-                    incoming=f"unix:{tmp}/mig", extra=RETURN_PATH)
+                    incoming=f"unix:{tmp}/mig", extra=RETURN_PATH,
+                    tpm=f.FakeTpm)
     try:
         src.open("tpm-crb")
-        assert q.rc(src.transfer(q.STARTUP)) == 0, "Startup failed"
-        req = q.padded(200)
+        req = f.echo_command(200, 100)
         src.crb_send(req, 0, 1)                         # 1 of 4 chunks
         err = fails_cleanly(src, dst, f"unix:{tmp}/mig", "tpm-crb")
         src.crb_send(req, 1)
         rsp = src.crb_receive()
-        assert q.rc(rsp) == 0x95, f"swtpm did not get 200 bytes: {rsp.hex()}"
+        assert src.swtpm.commands[-1] == req, \
+            f"the TPM got other bytes: {src.swtpm.commands[-1].hex()}"
+        assert rsp == f.expected_response(req), f"response: {rsp.hex()}"
         print(f"unpatched destination refused: {err.strip().splitlines()[-1]}")
     finally:
         dst.close()
