@@ -31,22 +31,36 @@ prepare() {
     "$@" || { record FAIL "setup: $*" "see above"; summary; }
 }
 
-# Run a test script: exit 0 pass, 77 skip ("SKIP: reason" in its output).
+# Test scripts exit 0 to pass, 77 to skip ("SKIP: reason" in their output).
 # A script that prints TAP lines ("ok N - what", "not ok N - what",
 # "ok N - what # SKIP why") has one result per line, "name: what", and a
 # failure of its own only when it fails without a "not ok" line.
-run_script() {
-    local name=$1 script=$2 log rc=0
-    log=$logs/$(echo "$name" | tr '/ ' '__').log
-    timeout "${TEST_TIMEOUT:-900}" "$script" >"$log" 2>&1 || rc=$?
+script_log() {
+    echo "$logs/$(echo "$1" | tr '/ ' '__').log"
+}
+
+# Start test script $2, named $1, in the background.
+start_script() {
+    local log
+    log=$(script_log "$1")
+    log "running $1"
+    { rc=0; timeout "${TEST_TIMEOUT:-900}" "$2" >"$log" 2>&1 || rc=$?
+      echo $rc >"$log.rc"; } &
+}
+
+# Record the results of the finished test script named $1.
+finish_script() {
+    local name=$1 log rc
+    log=$(script_log "$name")
+    rc=$(cat "$log.rc" 2>/dev/null || echo "no exit status")
     if grep -qE '^(not )?ok [0-9]+ - ' "$log"; then
         while IFS=$'\t' read -r status what reason; do
             record "$status" "$name: $what" "$reason"
         done < <(sed -nE -e 's/^ok [0-9]+ - (.*) # SKIP ?(.*)$/SKIP\t\1\t\2/p;t' \
                      -e 's/^ok [0-9]+ - (.*)$/PASS\t\1\t/p;t' \
                      -e 's/^not ok [0-9]+ - ([^:]*)(: (.*))?$/FAIL\t\1\t\3/p' "$log")
-        grep -q '^not ok ' "$log" && [ $rc = 1 ] && rc=0
-        [ $rc = 0 ] || [ $rc = 77 ] && return 0
+        grep -q '^not ok ' "$log" && [ "$rc" = 1 ] && rc=0
+        [ "$rc" = 0 ] || [ "$rc" = 77 ] && return 0
     fi
     case $rc in
     0) record PASS "$name" ;;
@@ -94,22 +108,31 @@ prepare_pqc_tpm() {
     esac
 }
 
-# The peer of the interoperability tests; when it cannot be made (no
-# network, unstable without QEMU >= 11.1) they skip saying why.
-prepare_sid_chroot() {
-    log "upstream QEMU: scripts/make-sid-chroot.sh (log: $logs/sid-chroot.log)"
-    "$TOP/scripts/make-sid-chroot.sh" >"$logs/sid-chroot.log" 2>&1 ||
+# The peer of the interoperability tests, made while QEMU builds (it is
+# mostly downloads); when it cannot be made (no network, unstable without
+# QEMU >= 11.1) they skip saying why.
+start_sid_chroot() {
+    log "upstream QEMU: scripts/make-sid-chroot.sh, in the background (log: $logs/sid-chroot.log)"
+    mkdir -p "$WORK"
+    "$TOP/scripts/make-sid-chroot.sh" >"$logs/sid-chroot.log" 2>&1 &
+    sid_pid=$!
+}
+finish_sid_chroot() {
+    [ -n "${sid_pid:-}" ] || return 0
+    wait "$sid_pid" ||
         export QPQC_SID_MISSING="scripts/make-sid-chroot.sh failed: $(tail -n1 "$logs/sid-chroot.log")"
+    log "upstream QEMU: $(tail -n1 "$logs/sid-chroot.log")"
 }
 
 # Tests use what is prepared here and never build anything themselves.
 log "preparing: fetch, working tree, builds (patched, unpatched), guest image, PQC TPM"
+if wanted interop; then start_sid_chroot; fi
 prepare "$TOP/scripts/fetch-base.sh"
 prepare "$TOP/scripts/build.sh" patched
 prepare "$TOP/scripts/build.sh" base
 prepare "$TOP/scripts/fetch-guest.sh"
 prepare_pqc_tpm
-if wanted interop; then prepare_sid_chroot; fi
+finish_sid_chroot
 build_env
 
 if wanted lint; then
@@ -148,13 +171,31 @@ for build in "$QPQC_BUILD_PATCHED" "$QPQC_BUILD_PATCHED_AARCH64"; do
     [ ! -s "$logs/qtests-$arch.err" ] || cat "$logs/qtests-$arch.err"
 done
 
+# The pipeline's tests one at a time (they use the working tree and the
+# build), then the others QPQC_TEST_JOBS (default 2, the cores) at a time;
+# results are recorded in the order of this list.
+jobs_max=${QPQC_TEST_JOBS:-2}
+parallel=()
 for t in "$TOP"/tests/pipeline/test-*.sh \
     "$TOP"/tests/harness/test-*.sh "$TOP"/tests/harness/test-*.py \
     "$TOP"/tests/guest/test-*.sh "$TOP"/tests/interop/test-*.py; do
     [ -e "$t" ] || continue
     name=$(basename "$(dirname "$t")")/$(basename "${t%.*}")
     wanted "$name" || continue
-    log "running $name"
-    run_script "$name" "$t"
+    if [[ "$name" == pipeline/* ]]; then
+        start_script "$name" "$t"
+        wait
+        finish_script "$name"
+        continue
+    fi
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+        wait -n || true
+    done
+    start_script "$name" "$t"
+    parallel+=("$name")
+done
+wait
+for name in "${parallel[@]}"; do
+    finish_script "$name"
 done
 summary
