@@ -96,7 +96,8 @@ summary() {
 }
 
 # The PQC TPM (wolfTPM's fwtpm_server, built once per machine) for the
-# tests that need ML-DSA; without ../shared/vendor they skip saying so.
+# tests that need ML-DSA; without ../shared/vendor they skip saying so, and
+# check-skips.sh fails the run (tests/expected-skips does not list them).
 prepare_pqc_tpm() {
     local rc=0
     log "PQC TPM: scripts/build-pqc-tpm.sh (log: $logs/pqc-tpm.log)"
@@ -110,7 +111,7 @@ prepare_pqc_tpm() {
 
 # The peer of the interoperability tests, made while QEMU builds (it is
 # mostly downloads); when it cannot be made (no network, unstable without
-# QEMU >= 11.1) they skip saying why.
+# QEMU >= 11.1) they skip saying why, which fails the run (check-skips.sh).
 start_sid_chroot() {
     log "upstream QEMU: scripts/make-sid-chroot.sh, in the background (log: $logs/sid-chroot.log)"
     mkdir -p "$WORK"
