@@ -161,13 +161,15 @@ build_qemu() {
 }
 
 # Export what the tests read about the builds: QPQC_BUILD_<NAME> (the build
-# dir, where the test programs are) and QPQC_QEMU_<NAME> (its binary), with
-# NAME upper-cased and "-" as "_", e.g. QPQC_QEMU_UNPATCHED.
+# dir, where the test programs are), QPQC_QEMU_<NAME> (its binary) and
+# QPQC_SRC_<NAME> (its source tree), with NAME upper-cased and "-" as "_",
+# e.g. QPQC_QEMU_UNPATCHED.
 build_env() {
     local name src dir arch var
     while read -r name src dir arch; do
         var=$(echo "$name" | tr 'a-z-' 'A-Z_')
-        export "QPQC_BUILD_$var=$dir" "QPQC_QEMU_$var=$dir/qemu-system-$arch"
+        export "QPQC_BUILD_$var=$dir" "QPQC_QEMU_$var=$dir/qemu-system-$arch" \
+            "QPQC_SRC_$var=$src"
     done < <(build_table)
 }
 

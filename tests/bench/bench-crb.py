@@ -45,16 +45,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for i, (name, qemu, device) in enumerate(configs):
-                m = q.Machine([qemu], device, os.path.join(tmp, f"{r}-{i}"))
-                try:
+                with q.Machine([qemu], device,
+                               os.path.join(tmp, f"{r}-{i}")) as m:
                     m.open(device)
                     m.transfer(q.STARTUP)
                     t0 = time.perf_counter()
                     for _ in range(args.commands):
                         rsp = m.transfer(req)
                     t1 = time.perf_counter()
-                finally:
-                    m.close()
                 if q.rc(rsp) or len(rsp) != 12 + args.bytes:
                     sys.exit(f"{name}: bad response {rsp.hex()}")
                 times[name].append((t1 - t0) / args.commands * 1e6)

@@ -25,6 +25,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import faketpm as f                                     # noqa: E402
+import migstream                                        # noqa: E402
 import qemuvm as q                                      # noqa: E402
 
 MACHINE = "pc-q35-10.0"
@@ -34,10 +35,9 @@ RETURN_PATH = ("-global", "migration.x-return-path=on")
 
 
 def idle_migration(src_bin, dst_bin, device, tmp):
-    src = q.Machine([src_bin], device, f"{tmp}/src", MACHINE)
-    dst = q.Machine([dst_bin], device, f"{tmp}/dst", MACHINE,
-                    incoming=f"unix:{tmp}/mig")
-    try:
+    with (q.Machine([src_bin], device, f"{tmp}/src", MACHINE) as src,
+          q.Machine([dst_bin], device, f"{tmp}/dst", MACHINE,
+                    incoming=f"unix:{tmp}/mig") as dst):
         src.open(device)
         assert q.rc(src.transfer(q.STARTUP)) == 0, "Startup failed"
         assert q.rc(src.transfer(q.PCR_EXTEND_16)) == 0, "PCR_Extend failed"
@@ -51,9 +51,6 @@ def idle_migration(src_bin, dst_bin, device, tmp):
         assert after == before, f"PCR 16 differs: {before.hex()} {after.hex()}"
         rsp = dst.transfer(q.get_random(32))
         assert q.rc(rsp) == 0 and len(rsp) == 44, f"GetRandom: {rsp.hex()}"
-    finally:
-        dst.close()
-        src.close()
 
 
 def fails_cleanly(src, dst, uri, section):
@@ -61,22 +58,20 @@ def fails_cleanly(src, dst, uri, section):
     assert "return" in src.migrate(uri)
     status = src.migration_status()
     assert status == "failed", f"migration to unpatched: {status}"
-    dst.proc.wait(timeout=30)
+    status = dst.exit_status()
     err = dst.stderr()
-    assert dst.proc.returncode == 1, \
-        f"destination exit status {dst.proc.returncode}: {err}"
+    assert status == 1, f"destination exit status {status}: {err}"
     assert f"device '{section}'" in err, f"destination said: {err}"
     assert src.run_state() == "running", src.run_state()
     return err
 
 
 def chunked_to_unpatched(patched, unpatched, tmp):
-    src = q.Machine([patched], CHUNKED, f"{tmp}/src", MACHINE,
-                    extra=RETURN_PATH, tpm=f.FakeTpm)
-    dst = q.Machine([unpatched], "tpm-crb", f"{tmp}/dst", MACHINE,
+    with (q.Machine([patched], CHUNKED, f"{tmp}/src", MACHINE,
+                    extra=RETURN_PATH, tpm=f.FakeTpm) as src,
+          q.Machine([unpatched], "tpm-crb", f"{tmp}/dst", MACHINE,
                     incoming=f"unix:{tmp}/mig", extra=RETURN_PATH,
-                    tpm=f.FakeTpm)
-    try:
+                    tpm=f.FakeTpm) as dst):
         src.open("tpm-crb")
         req = f.echo_command(200, 100)
         src.crb_send(req, 0, 1)                         # 1 of 4 chunks
@@ -87,20 +82,14 @@ def chunked_to_unpatched(patched, unpatched, tmp):
             f"the TPM got other bytes: {src.swtpm.commands[-1].hex()}"
         assert rsp == f.expected_response(req), f"response: {rsp.hex()}"
         print(f"unpatched destination refused: {err.strip().splitlines()[-1]}")
-    finally:
-        dst.close()
-        src.close()
 
 
 def tis_section(stream):
-    """The tpm-tis section's data: name, ids, fields, then its footer."""
-    start, fields = q.tis_section(stream)
-    section_id = stream[start - 4:start]
-    # buffer, rw_offset, 3 locality numbers, 5 x TPMLocality
-    end = fields + 4096 + 2 + 3 + 5 * 21
-    assert stream[end:end + 5] == b"\x7e" + section_id, \
-        "tpm-tis section does not end after the base's fields"
-    return stream[start:end]
+    """The tpm-tis section's version and fields, as saved: the base's
+    fields only, no subsection."""
+    tis = migstream.section(stream, "tpm-tis")
+    assert not tis.subsections, f"tpm-tis saved {list(tis.subsections)}"
+    return tis.version, stream[tis.start:tis.end]
 
 
 def tis_mid_transfer(machine, phase, req):
@@ -133,42 +122,35 @@ def tis_saved_sections(patched, unpatched, tmp):
                        ("completion", q.PCR_READ_16)):
         sections = []
         for n, binary in enumerate((unpatched, patched)):
-            m = q.Machine([binary], "tpm-tis", f"{tmp}/{phase}{n}", MACHINE)
-            try:
+            with q.Machine([binary], "tpm-tis", f"{tmp}/{phase}{n}",
+                           MACHINE) as m:
                 tis_mid_transfer(m, phase, req)
                 assert "return" in m.migrate(f"file:{tmp}/{phase}{n}.vm")
                 assert m.migration_status() == "completed", m.stderr()
-                with open(f"{tmp}/{phase}{n}.vm", "rb") as f:
-                    sections.append(tis_section(f.read()))
-            finally:
-                m.close()
+            with open(f"{tmp}/{phase}{n}.vm", "rb") as fp:
+                sections.append(tis_section(fp.read()))
         assert sections[0] == sections[1], \
             f"mid-{phase}: the tpm-tis sections differ"
 
 
 def tis_live(src_bin, dst_bin, phase, tmp):
     req = q.padded(3000) if phase == "reception" else q.PCR_READ_16
-    src = q.Machine([src_bin], "tpm-tis", f"{tmp}/src", MACHINE)
-    dst = q.Machine([dst_bin], "tpm-tis", f"{tmp}/dst", MACHINE,
-                    incoming=f"unix:{tmp}/mig")
-    try:
+    with (q.Machine([src_bin], "tpm-tis", f"{tmp}/src", MACHINE) as src,
+          q.Machine([dst_bin], "tpm-tis", f"{tmp}/dst", MACHINE,
+                    incoming=f"unix:{tmp}/mig") as dst):
         rsp = tis_mid_transfer(src, phase, req)
         assert "return" in src.migrate(f"unix:{tmp}/mig")
         status = dst.migration_status()
         assert status == "completed", f"migration {status}: {dst.stderr()}"
         tis_finish(dst, phase, req, rsp)
-    finally:
-        dst.close()
-        src.close()
 
 
 def ext_buffer_to_unpatched(patched, unpatched, tmp):
-    src = q.Machine([patched], "tpm-tis,x-allow-ext-buffer=on", f"{tmp}/src",
-                    MACHINE, extra=RETURN_PATH, tpm=f.FakeTpm)
-    dst = q.Machine([unpatched], "tpm-tis", f"{tmp}/dst", MACHINE,
+    with (q.Machine([patched], "tpm-tis,x-allow-ext-buffer=on", f"{tmp}/src",
+                    MACHINE, extra=RETURN_PATH, tpm=f.FakeTpm) as src,
+          q.Machine([unpatched], "tpm-tis", f"{tmp}/dst", MACHINE,
                     incoming=f"unix:{tmp}/mig", extra=RETURN_PATH,
-                    tpm=f.FakeTpm)
-    try:
+                    tpm=f.FakeTpm) as dst):
         src.open("tpm-tis")
         req = f.echo_command(8192, 8192)
         src.tis_write(req[:5000])
@@ -178,9 +160,6 @@ def ext_buffer_to_unpatched(patched, unpatched, tmp):
         rsp = src.tis_read(8192)
         assert rsp == f.expected_response(req), "response differs"
         print(f"unpatched destination refused: {err.strip().splitlines()[-1]}")
-    finally:
-        dst.close()
-        src.close()
 
 
 def main():

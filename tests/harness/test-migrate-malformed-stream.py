@@ -16,10 +16,10 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import migstream                                        # noqa: E402
 import qemuvm as q                                      # noqa: E402
 
 DEVICE = q.CRB_CHUNKED_64
-MARK = b"\x0dtpm-crb/chunk" + b"\0\0\0\0"       # name, version 0
 
 
 def be32(n):
@@ -36,33 +36,29 @@ def tpm_bytes(size, n=None, fill=0x5a):
 
 def save_stream(tmp):
     """A stream with the device RESPONDING: chunk 1 of 2 of 76 bytes."""
-    m = q.Machine([q.PATCHED], DEVICE, f"{tmp}/src")
-    try:
+    with q.Machine([q.PATCHED], DEVICE, f"{tmp}/src") as m:
         m.open("tpm-crb")
         m.transfer(q.STARTUP)
         m.crb_send(q.get_random(64))
         first = m.read(q.CRB_WINDOW, 64)
         assert "return" in m.migrate(f"file:{tmp}/stream")
         assert m.migration_status() == "completed"
-    finally:
-        m.close()
     with open(f"{tmp}/stream", "rb") as f:
         return f.read(), first
 
 
 def split(stream):
-    """stream = head + command, response, rsp_offset + tail"""
-    at = stream.find(MARK)
-    assert at > 0 and stream.find(MARK, at + 1) < 0, "no single subsection"
-    p = at + len(MARK)
-    (clen,) = struct.unpack(">I", stream[p:p + 4])
-    command = stream[p + 4:p + 4 + clen]
-    p += 4 + clen
-    (rlen,) = struct.unpack(">I", stream[p:p + 4])
-    response = stream[p + 4:p + 4 + rlen]
-    p += 4 + rlen
-    (offset,) = struct.unpack(">I", stream[p:p + 4])
-    return stream[:at + len(MARK)], command, response, offset, stream[p + 4:]
+    """stream = head + command, response, rsp_offset + tail, where the
+    fields are those of the tpm-crb/chunk subsection (each byte array
+    after its length)"""
+    crb = migstream.section(stream, "tpm-crb")
+    assert list(crb.subsections) == ["tpm-crb/chunk"], crb.subsections
+    chunk = crb.subsections["tpm-crb/chunk"]
+    fields = chunk.fields
+    assert list(fields) == ["command", "response", "rsp_offset"], fields
+    (offset,) = struct.unpack(">I", fields["rsp_offset"].value)
+    return (stream[:chunk.start], fields["command"].value[4:],
+            fields["response"].value[4:], offset, stream[chunk.end:])
 
 
 def payload(command, response, offset):
@@ -76,30 +72,25 @@ def load(tmp, name, stream, device=DEVICE):
 
 def intact(tmp, head, tail, command, response, offset, first):
     """the stream as saved: the destination delivers the second chunk"""
-    m = load(tmp, "intact", head + payload(command, response, offset) + tail)
-    try:
-        assert m.proc.poll() is None, f"intact stream: {m.stderr()}"
+    stream = head + payload(command, response, offset) + tail
+    with load(tmp, "intact", stream) as m:
+        assert m.is_running(), f"intact stream: {m.stderr()}"
         m.chunk = 64       # no crb_open(): its cmdReady drops state
         rest = m.crb_receive(first_chunk_done=True)
         assert first + rest == response, \
             f"response differs: {(first + rest).hex()} {response.hex()}"
-    finally:
-        m.close()
 
 
 def oversize(tmp, head, tail):
     """a command larger than max_xfer loads as one that stays refused"""
-    m = load(tmp, "oversize", head + payload(tpm_bytes(70000, 10), b"", 0)
-             + tail)
-    try:
-        assert m.proc.poll() is None, f"oversize command: {m.stderr()}"
+    stream = head + payload(tpm_bytes(70000, 10), b"", 0) + tail
+    with load(tmp, "oversize", stream) as m:
+        assert m.is_running(), f"oversize command: {m.stderr()}"
         m.chunk = 64
         m.crb_start(q.START)
         rsp = m.read(q.CRB_WINDOW, 10)
         assert rsp == bytes.fromhex("8001" "0000000a" "00000142"), \
             f"oversize command answered {rsp.hex()}"
-    finally:
-        m.close()
 
 
 def main():

@@ -17,30 +17,28 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import faketpm as f                                     # noqa: E402
+import migstream                                        # noqa: E402
 import qemuvm as q                                      # noqa: E402
 
 EXT = "tpm-tis,x-allow-ext-buffer=on"
-SUBSECTION = b"\x05\x12tpm-tis/ext_buffer\0\0\0\0"     # name, version 0
 
 
 def save_stream(tmp, device, cmd, received):
     """A stream with the first received bytes of cmd received."""
-    m = q.Machine([q.PATCHED], device, f"{tmp}/src", tpm=f.FakeTpm)
-    try:
+    with q.Machine([q.PATCHED], device, f"{tmp}/src", tpm=f.FakeTpm) as m:
         m.open("tpm-tis")
         m.tis_write(cmd[:received])
         assert "return" in m.migrate(f"file:{tmp}/stream")
         assert m.migration_status() == "completed"
-    finally:
-        m.close()
     with open(f"{tmp}/stream", "rb") as fp:
         return fp.read()
 
 
 def fields(stream):
     """Offsets of rw_offset, active_locty and loc[0].state in stream."""
-    rw_offset = q.tis_section(stream)[1] + 4096
-    return rw_offset, rw_offset + 2, rw_offset + 5
+    tis = migstream.section(stream, "tpm-tis").fields
+    return (tis["state.rw_offset"].start, tis["state.active_locty"].start,
+            tis["state.loc"].items[0].items["state"].start)
 
 
 def patch(stream, at, data):
@@ -53,17 +51,14 @@ def load(tmp, name, stream, device):
 
 
 def completes(tmp, name, stream, device, cmd, received):
-    m = load(tmp, name, stream, device)
-    try:
-        assert m.proc.poll() is None, f"{name}: {m.stderr()}"
+    with load(tmp, name, stream, device) as m:
+        assert m.is_running(), f"{name}: {m.stderr()}"
         m.tis_write(cmd[received:], ready=False)
         m.tis_go()
         assert m.tis_read(64) == f.expected_response(cmd), \
             f"{name}: the response differs"
         assert m.swtpm.commands[-1] == cmd, \
             f"{name}: the TPM got another command"
-    finally:
-        m.close()
 
 
 def main():
@@ -73,10 +68,12 @@ def main():
         large_cmd = f.echo_command(8192, 64)
         small = save_stream(f"{tmp}/small", "tpm-tis", small_cmd, 2000)
         large = save_stream(f"{tmp}/large", EXT, large_cmd, 6000)
-        assert SUBSECTION not in small, "subsection in a 2000-byte transfer"
-        at = large.find(SUBSECTION)
-        assert at > 0, "no ext_buffer subsection in a 6000-byte transfer"
-        cut = large[:at] + large[at + len(SUBSECTION) + 4096:]
+        assert not migstream.section(small, "tpm-tis").subsections, \
+            "a subsection in a 2000-byte transfer"
+        ext = migstream.section(large, "tpm-tis").subsections.get(
+            "tpm-tis/ext_buffer")
+        assert ext, "no ext_buffer subsection in a 6000-byte transfer"
+        cut = large[:ext.header] + large[ext.end:]
 
         for name, stream, device, cmd, received in (
                 ("small", small, "tpm-tis", small_cmd, 2000),

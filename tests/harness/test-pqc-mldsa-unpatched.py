@@ -132,11 +132,11 @@ def run(qemu, device, tmp):
             return steps[-1], str(e), qemu_messages(m)
         except (RuntimeError, OSError) as e:    # QEMU died, or a timeout
             try:
-                m.proc.wait(timeout=5)
-            except q.subprocess.TimeoutExpired:
+                q.wait_for(lambda: not m.is_running(), "QEMU's exit", 5)
+            except TimeoutError:
                 pass
             return (steps[-1], f"QEMU went away ({str(e)[:60]}; exit "
-                    f"status {m.proc.poll()})", qemu_messages(m))
+                    f"status {m.exitcode()})", qemu_messages(m))
         return None
     finally:
         if m:

@@ -53,9 +53,8 @@ def machine(which, tmp, name, **kw):
 def migrate_mid_transfer(src_kind, dst_kind, phase, tmp):
     cmd = f.echo_command(8192, 8192)
     want = f.expected_response(cmd)
-    src = machine(src_kind, tmp, "src")
-    dst = machine(dst_kind, tmp, "dst", incoming=f"unix:{tmp}/mig")
-    try:
+    with (machine(src_kind, tmp, "src") as src,
+          machine(dst_kind, tmp, "dst", incoming=f"unix:{tmp}/mig") as dst):
         src.open("tpm-crb")
         for m in (src, dst):
             intf = m.readl(0x30)
@@ -80,9 +79,6 @@ def migrate_mid_transfer(src_kind, dst_kind, phase, tmp):
         assert got == want, "the response differs"
         dst.crb_start(q.RETRY)
         assert dst.crb_receive() == want, "crbRspRetry replays other bytes"
-    finally:
-        dst.close()
-        src.close()
 
 
 def main():

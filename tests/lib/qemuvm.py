@@ -1,23 +1,28 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Drive QEMU's TPM devices from a harness test, as a guest driver would.
 
-Machine starts qemu-system-x86_64 under the qtest accelerator (optionally
-inside a chroot) with a TPM backed by swtpm, and talks the qtest protocol
-to reach the registers and QMP to migrate.  Used by the cross-version and
-interoperability tests and by the benchmark.
+Machine is the base tree's QEMUQtestMachine (python/qemu) with a TPM:
+qemu-system-x86_64 under the qtest accelerator (optionally inside a
+chroot) with a TPM backend from swtpm, the fake TPM or the PQC TPM, and
+the guest side of the CRB and TIS interfaces over qtest; migration goes
+through QMP and its MIGRATION events.  Used by the harness tests across
+builds, the interoperability test and the benchmarks.
 """
 
-import json
 import os
 import select
 import shlex
-import socket
 import subprocess
 import sys
 import time
 import traceback
 
 import swtpm_ctrl
+from builds import BASE_SRC, PATCHED, TOP, UNPATCHED, WORK  # noqa: F401
+
+# QEMU's own python/qemu, from the base tree
+sys.path.insert(0, os.path.join(BASE_SRC, "python"))
+from qemu.machine import QEMUQtestMachine               # noqa: E402
 
 TPM_BASE = 0xFED40000
 # CRB registers
@@ -150,13 +155,16 @@ class PqcBridge:
 IO_TIMEOUT = 120          # seconds; TCG on a loaded 2-core machine is slow
 
 
-class Machine:
-    """qemu [-incoming URI] with device DEVICE (e.g. "tpm-crb,cap-chunk=on").
+class Machine(QEMUQtestMachine):
+    """qemu [-incoming URI] with device DEVICE (e.g. "tpm-crb,cap-chunk=on"),
+    under the qtest accelerator, driven through QEMU's own python/qemu.
 
-    qemu is a list (the binary, or "chroot", ROOT, binary); root is then
-    the chroot's directory, and every path given to QEMU is translated.
+    qemu is a list: the binary, after the command that wraps it (e.g.
+    "chroot", ROOT); root is then the chroot's directory, and every path
+    given to QEMU is translated (QMP and qtest are inherited sockets).
     tpm makes the TPM from a directory: Swtpm, faketpm.FakeTpm or
-    PqcBridge.
+    PqcBridge.  The machine is running once made; close() (or the end of
+    a with block) stops it and its TPM.
     """
 
     def __init__(self, qemu, device, tmp, machine="q35", incoming=None,
@@ -164,42 +172,31 @@ class Machine:
         os.makedirs(tmp, exist_ok=True)
         self.tmp, self.root = tmp, root
         self.swtpm = tpm(os.path.join(tmp, "tpm"))
-        qsock = os.path.join(tmp, "qtest.sock")
-        self.qmp_path = os.path.join(tmp, "qmp.sock")
-        self.err_path = os.path.join(tmp, "qemu.err")
-        srv = socket.socket(socket.AF_UNIX)
-        srv.bind(swtpm_ctrl.unix_path(qsock))
-        srv.listen(1)
-        args = ["-machine", machine, "-accel", "qtest", "-display", "none",
-                "-nodefaults", "-qtest", f"unix:{self.p(qsock)}",
-                "-qmp", f"unix:{self.p(self.qmp_path)},server=on,wait=off",
+        args = ["-machine", machine, "-nodefaults",
                 "-chardev", f"socket,id=c,path={self.p(self.swtpm.ctrl)}",
                 "-tpmdev", "emulator,id=t,chardev=c",
                 "-device", f"{device},tpmdev=t"]
         if incoming:
             args += ["-incoming", self.uri(incoming)]
-        args += list(extra)
-        self.err = open(self.err_path, "w")
-        self.proc = subprocess.Popen(qemu + args, stdout=self.err,
-                                     stderr=self.err)
-        srv.settimeout(30)
+        super().__init__(qemu[-1], args + list(extra), wrapper=qemu[:-1],
+                         name="qemu", base_temp_dir=tmp)
         try:
-            self.sock, _ = srv.accept()
-        except socket.timeout:
-            self.proc.kill()
-            raise RuntimeError(f"QEMU did not start: {self.stderr()}")
-        srv.close()
+            self.launch()
+            self.cmd("migrate-set-capabilities", capabilities=[
+                {"capability": "events", "state": True}])
+        except BaseException:
+            self.close()
+            raise
+
+    def _post_launch(self):
+        super()._post_launch()
         # no read of qtest or QMP waits forever: a stalled QEMU raises
         # TimeoutError in the test instead of hanging it
-        self.sock.settimeout(IO_TIMEOUT)
-        self.rfile = self.sock.makefile("r")
-        wait_for(lambda: os.path.exists(self.qmp_path), "QMP socket")
-        self.qmp_sock = socket.socket(socket.AF_UNIX)
-        self.qmp_sock.connect(swtpm_ctrl.unix_path(self.qmp_path))
-        self.qmp_sock.settimeout(IO_TIMEOUT)
-        self.qmp_file = self.qmp_sock.makefile("r")
-        self.qmp_file.readline()                # greeting
-        self.qmp("qmp_capabilities")
+        self._qtest.settimeout(IO_TIMEOUT)
+        self._qmp.settimeout(IO_TIMEOUT)
+
+    def __exit__(self, *exc):
+        self.close()
 
     def p(self, path):
         """path as QEMU sees it"""
@@ -212,68 +209,72 @@ class Machine:
         return f"{kind}:{self.p(path)}" if kind in ("unix", "file") else uri
 
     def stderr(self):
-        self.err.flush()
-        with open(self.err_path) as f:
-            return f.read()
+        """What QEMU printed so far (stdout and stderr)."""
+        log = self.get_log()
+        if log is None:
+            with open(os.path.join(self.log_dir, "qemu.log")) as f:
+                log = f.read()
+        return log
+
+    def exit_status(self, timeout=30):
+        """Wait at most timeout seconds for QEMU to exit by itself (else
+        kill it and raise); its exit status."""
+        self.wait(timeout)
+        return self.exitcode()
 
     # qtest protocol
-    def cmd(self, line):
-        self.sock.sendall((line + "\n").encode())
-        while True:
-            reply = self.rfile.readline().split()
-            if not reply:
-                raise RuntimeError(f"QEMU went away: {self.stderr()}")
-            if reply[0] != "IRQ":
-                break
+    def qtest_ok(self, line):
+        reply = self.qtest(line).split()
+        if not reply:
+            raise RuntimeError(f"QEMU went away: {self.stderr()}")
         if reply[0] != "OK":
             raise RuntimeError(f"qtest: {line}: {reply}")
         return reply[1] if len(reply) > 1 else None
 
     def readl(self, off):
-        return int(self.cmd(f"readl 0x{TPM_BASE + off:x}"), 16)
+        return int(self.qtest_ok(f"readl 0x{TPM_BASE + off:x}"), 16)
 
     def readb(self, off):
-        return int(self.cmd(f"readb 0x{TPM_BASE + off:x}"), 16)
+        return int(self.qtest_ok(f"readb 0x{TPM_BASE + off:x}"), 16)
 
     def writel(self, off, val):
-        self.cmd(f"writel 0x{TPM_BASE + off:x} 0x{val:x}")
+        self.qtest_ok(f"writel 0x{TPM_BASE + off:x} 0x{val:x}")
 
     def writeb(self, off, val):
-        self.cmd(f"writeb 0x{TPM_BASE + off:x} 0x{val:x}")
+        self.qtest_ok(f"writeb 0x{TPM_BASE + off:x} 0x{val:x}")
 
     def read(self, off, n):
         if n <= 0:
             return b""
         return bytes.fromhex(
-            self.cmd(f"read 0x{TPM_BASE + off:x} {n}")[2:])
+            self.qtest_ok(f"read 0x{TPM_BASE + off:x} {n}")[2:])
 
     def write(self, off, data):
-        self.cmd(f"write 0x{TPM_BASE + off:x} {len(data)} 0x{data.hex()}")
+        self.qtest_ok(f"write 0x{TPM_BASE + off:x} {len(data)} "
+                      f"0x{data.hex()}")
 
     # QMP
-    def qmp(self, name, **args):
-        self.qmp_sock.sendall(json.dumps(
-            {"execute": name, "arguments": args}).encode())
-        while True:
-            msg = json.loads(self.qmp_file.readline())
-            if "return" in msg or "error" in msg:
-                return msg
-
     def migrate(self, uri):
         return self.qmp("migrate", uri=self.uri(uri))
 
     def migration_status(self, want=("completed", "failed"), limit=60):
-        status = [None]
-
-        def done():
-            status[0] = self.qmp("query-migrate")["return"].get("status")
-            return status[0] in want
-        wait_for(done, f"migration status in {want}", limit)
-        return status[0]
+        """The status of the first MIGRATION event whose status is in
+        want, waited for at most limit seconds; an error if QEMU exits
+        first."""
+        events = [("MIGRATION", {"data": {"status": s}}) for s in want]
+        end = time.monotonic() + limit
+        while True:
+            try:
+                return self.events_wait(events, 0.2)["data"]["status"]
+            except TimeoutError:
+                if not self.is_running():
+                    raise RuntimeError("QEMU exited during the migration: "
+                                       + self.stderr())
+                if time.monotonic() > end:
+                    raise TimeoutError(f"no migration status in {want}")
 
     def run_state(self):
-        return self.qmp("query-status")["return"]["status"]
-
+        return self.cmd("query-status")["status"]
     # CRB, as a driver with chunking does (without: chunks are never needed)
     def crb_open(self):
         self.writeb(CRB_LOC_CTRL, 1)
@@ -349,11 +350,13 @@ class Machine:
         (self.tis_open if device.startswith("tpm-tis") else self.crb_open)()
 
     def close(self):
-        for f in (self.sock, self.qmp_sock):
-            f.close()
-        swtpm_ctrl.stop_process(self.proc)  # qtest QEMU does not quit by itself
-        self.err.close()
-        self.swtpm.stop()
+        try:
+            if self.is_running():
+                self.shutdown(timeout=IO_TIMEOUT)
+            else:
+                self.wait()
+        finally:
+            self.swtpm.stop()
 
 
 def load_stream(qemu, device, tmp, stream, **kw):
@@ -363,33 +366,26 @@ def load_stream(qemu, device, tmp, stream, **kw):
     with open(path, "wb") as f:
         f.write(stream)
     m = Machine(qemu, device, tmp, incoming="defer", **kw)
-    m.qmp("migrate-incoming", uri=m.uri(f"file:{path}"))
-
-    def loaded():
-        try:
-            return m.proc.poll() is not None or m.run_state() != "inmigrate"
-        except (ValueError, OSError):           # QMP closed: QEMU exits
-            m.proc.wait(timeout=30)
-            return True
-    wait_for(loaded, "the load", 60)
+    try:
+        m.cmd("migrate-incoming", uri=m.uri(f"file:{path}"))
+        # a refused stream makes QEMU exit, maybe before its event is sent
+        m.migration_status()
+    except RuntimeError:
+        if m.is_running():
+            m.close()
+            raise
+    except BaseException:
+        m.close()
+        raise
     return m
-
-
-def tis_section(stream):
-    """Where the tpm-tis section of a saved stream starts (its name), and
-    where its fields start (the 4096 bytes of the buffer)."""
-    start = stream.find(b"\x07tpm-tis\x00")
-    assert start > 5 and stream[start - 5] == 0x04, "no tpm-tis section"
-    return start, start + 8 + 8                 # name, instance, version
 
 
 def check_refused(m, what, error):
     """m, loading a stream, must exit with status 1 and say error."""
     try:
-        m.proc.wait(timeout=30)
+        status = m.exit_status()
         err = m.stderr()
-        assert m.proc.returncode == 1, \
-            f"{what}: exit status {m.proc.returncode}: {err}"
+        assert status == 1, f"{what}: exit status {status}: {err}"
         assert error in err, f"{what}: no '{error}' in: {err}"
     finally:
         m.close()
@@ -435,26 +431,6 @@ def run(test):
         sys.exit(1)
 
 
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def _build_env():
-    """QPQC_* of scripts/lib.sh (build_env), which defines the builds:
-    exported by scripts/run-tests.sh, asked for when a test runs alone."""
-    if "QPQC_QEMU_PATCHED" in os.environ:
-        return
-    out = subprocess.run(["bash", "-c", '. "$0/scripts/lib.sh" && build_env && env', TOP],
-                         capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        key, _, value = line.partition("=")
-        if key.startswith("QPQC_"):
-            os.environ[key] = value
-
-
-_build_env()
-WORK = os.environ.get("QPQC_WORK", os.path.join(TOP, ".work"))
-PATCHED = os.environ["QPQC_QEMU_PATCHED"]
-UNPATCHED = os.environ["QPQC_QEMU_UNPATCHED"]
 
 
 def need_builds():
