@@ -21,7 +21,8 @@ BASE_VERSION_FILE=$TOP/base-version
 SYS_PYTHON=/usr/bin/python3           # Debian's python: it sees Debian's meson and pycotap
 APT_ETC=${APT_ETC:-/etc/apt}
 
-log() { printf '==> %s\n' "$*" >&2; }
+# "==> [time since the script started] message"
+log() { printf '==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 

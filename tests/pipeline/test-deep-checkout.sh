@@ -26,7 +26,7 @@ n=0 bad=0
 from_deep() { # WHAT TEST: run TEST of the copy, without this run's build variables
     local what=$1 t=$2 rc=0
     n=$((n + 1))
-    env -u QPQC_WORK $(env | sed -n 's/^\(QPQC_\(BUILD\|QEMU\)_[A-Z0-9_]*\)=.*/-u \1/p') \
+    env -u QPQC_WORK $(env | sed -n 's/^\(QPQC_\(BUILD\|QEMU\|SRC\)_[A-Z0-9_]*\)=.*/-u \1/p') \
         TMPDIR="$deep/tmp" timeout 600 "$top/$t" >"$TEST_TMP/out.$n" 2>&1 || rc=$?
     sed 's/^/    /' "$TEST_TMP/out.$n"
     if [ $rc = 0 ]; then
