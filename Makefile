@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Thin front end: every target calls one script of scripts/.
-.PHONY: help setup deps fetch worktree export build build-base guest lint \
-	check-series check interop demo bench pqc-tpm clean
+.PHONY: help setup deps fetch worktree export build build-base build-sanitizers \
+	guest lint check-series check check-sanitizers fuzz interop demo bench \
+	pqc-tpm clean
 
 help:                 ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -26,6 +27,9 @@ build:                ## build the patched qemu-system-x86_64, qemu-system-aarch
 build-base:           ## build the unpatched base next to it
 	scripts/build.sh base
 
+build-sanitizers:     ## build the patched tree with ASan and UBSan
+	scripts/build.sh sanitizers
+
 guest:                ## download the guest kernel, build its initramfs
 	scripts/fetch-guest.sh
 
@@ -40,6 +44,12 @@ check-series:         ## build and test every prefix of the series
 
 check:                ## run every test (T=pattern to select)
 	scripts/run-tests.sh $(T)
+
+check-sanitizers:     ## the device's tests on the ASan/UBSan build only
+	scripts/run-tests.sh sanitizers
+
+fuzz:                 ## fuzz the migration stream on the ASan/UBSan build (LOADS=per state)
+	scripts/fuzz.sh $(LOADS)
 
 interop:              ## migrate mid-transfer to/from upstream QEMU 11.1 (sid chroot)
 	scripts/make-sid-chroot.sh

@@ -3,8 +3,8 @@
 # Build the minimal qemu-system-x86_64 and the test programs of
 # tests/upstream-tests.  "build.sh" builds the patched tree, for x86_64 and
 # for aarch64 (the Arm-only TIS variants), "build.sh base" the unpatched
-# base for x86_64 next to it.  Incremental: an unchanged tree rebuilds
-# nothing.
+# base for x86_64 next to it, "build.sh sanitizers" the patched tree with
+# ASan and UBSan.  Incremental: an unchanged tree rebuilds nothing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,7 +24,11 @@ base)
     git -C "$BASE_SRC" checkout -q --detach base
     builds=unpatched
     ;;
-*) die "usage: build.sh [patched|base]" ;;
+sanitizers)
+    "$TOP/scripts/make-worktree.sh"
+    builds=sanitizers
+    ;;
+*) die "usage: build.sh [patched|base|sanitizers]" ;;
 esac
 need_cmd ninja
 [ -x "$SYS_PYTHON" ] || die "no $SYS_PYTHON: run 'make deps'"

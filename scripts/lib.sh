@@ -123,14 +123,19 @@ aarch64_flags() {
     --python=$SYS_PYTHON"
 }
 
-# The builds, defined here only: name, source tree, build dir, target.
-# Each patched tree also gets an aarch64 build for the TIS variants that
-# only Arm machines have (tpm-tis-device, tpm-tis-i2c).  Tests get the
-# binaries and build dirs through the variables of build_env.
+# The builds, defined here only: name, source tree, build dir, target;
+# their configure flags are those of build_flags.  Each patched tree also
+# gets an aarch64 build for the TIS variants that only Arm machines have
+# (tpm-tis-device, tpm-tis-i2c), and the patched tree a build with
+# AddressSanitizer and UndefinedBehaviorSanitizer; "mutant" is the copy of
+# the patched tree that tests/mutation/mutation-test.py breaks on purpose.
+# Tests get the binaries and build dirs through the variables of build_env.
 build_table() {
     cat <<EOF
 patched $SRC $BUILD x86_64
 patched-aarch64 $SRC $BUILD-aarch64 aarch64
+sanitizers $SRC $BUILD-sanitizers x86_64
+mutant $WORK/mutant/src $WORK/mutant/build x86_64
 unpatched $BASE_SRC $BASE_BUILD x86_64
 prefix $PREFIX_SRC $PREFIX_BUILD x86_64
 prefix-aarch64 $PREFIX_SRC $PREFIX_BUILD-aarch64 aarch64
@@ -196,10 +201,19 @@ ccache_counts() {
 
 # Configure build dir $2 for source tree $1, unless it already is, and
 # give it the firmware.
+# The configure flags of the build named $1 (source tree $2).
+build_flags() {
+    case $1 in
+    *-aarch64) aarch64_flags "$2" ;;
+    sanitizers) echo "$CONFIGURE_FLAGS --enable-asan --enable-ubsan" ;;
+    *) echo "$CONFIGURE_FLAGS" ;;
+    esac
+}
+
 configure_build() {
-    local src=$1 build=$2 flags=$CONFIGURE_FLAGS
+    local src=$1 build=$2 flags
     ccache_env
-    [ "$(build_arch "$build")" = x86_64 ] || flags=$(aarch64_flags "$src")
+    flags=$(build_flags "$(build_field "$build" name)" "$src")
     if [ -f "$build/build.ninja" ] && [ "$(cat "$build/.flags" 2>/dev/null)" = "$flags" ]; then
         link_firmware "$build"
         return 0

@@ -4,7 +4,8 @@
 # the patched build), or only those of QPQC_QTESTS (ninja target names),
 # and write one line per TAP result to stdout:
 #   PASS|FAIL|SKIP <TAB> name <TAB> reason (or note: the TPM a case used)
-# Names from an aarch64 build start with "aarch64/".
+# Names from an aarch64 build start with "aarch64/", from the sanitizer
+# build with "sanitizers/".
 # Logs go to $1/qtest-logs/.  Exit status 1 when any result is FAIL.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -15,8 +16,11 @@ QPQC_QTESTS=${QPQC_QTESTS:-}
 arch=$(build_arch "$build")
 qemu=$build/qemu-system-$arch
 [ -x "$qemu" ] || die "no $qemu: run 'make build'"
-prefix=
-[ "$arch" = x86_64 ] || prefix=$arch/
+case $(build_field "$build" name) in
+sanitizers) prefix=sanitizers/ ;;
+*-aarch64) prefix=aarch64/ ;;
+*) prefix= ;;
+esac
 logs=$build/qtest-logs
 mkdir -p "$logs"
 {

@@ -25,6 +25,12 @@ record() { # STATUS NAME [REASON]
     esac
 }
 wanted() { [ -z "$filter" ] || [[ "$1" == *$filter* ]]; }
+# The tests on the sanitizer build: with QPQC_SANITIZERS=1 (.ci/run) or a
+# pattern naming them (make check-sanitizers); they add its build and
+# about three minutes, which ./run check leaves to CI.
+sanitizers() {
+    [ "${QPQC_SANITIZERS:-0}" = 1 ] || [[ "$filter" == *sanitizers* ]]
+}
 
 # A step of the harness that must work for anything else to be tested.
 prepare() {
@@ -39,12 +45,12 @@ script_log() {
     echo "$logs/$(echo "$1" | tr '/ ' '__').log"
 }
 
-# Start test script $2, named $1, in the background.
+# Start test script $2 (with arguments $3...), named $1, in the background.
 start_script() {
     local log
     log=$(script_log "$1")
     log "running $1"
-    { rc=0; timeout "${TEST_TIMEOUT:-900}" "$2" >"$log" 2>&1 || rc=$?
+    { rc=0; timeout "${TEST_TIMEOUT:-900}" "${@:2}" >"$log" 2>&1 || rc=$?
       echo $rc >"$log.rc"; } &
 }
 
@@ -131,6 +137,7 @@ if wanted interop; then start_sid_chroot; fi
 prepare "$TOP/scripts/fetch-base.sh"
 prepare "$TOP/scripts/build.sh" patched
 prepare "$TOP/scripts/build.sh" base
+if sanitizers; then prepare "$TOP/scripts/build.sh" sanitizers; fi
 prepare "$TOP/scripts/fetch-guest.sh"
 prepare_pqc_tpm
 finish_sid_chroot
@@ -152,25 +159,34 @@ if wanted series-prefixes; then
     fi
 fi
 
-for build in "$QPQC_BUILD_PATCHED" "$QPQC_BUILD_PATCHED_AARCH64"; do
-    arch=$(build_arch "$build")
-    log "running the test programs of the patched build ($arch)"
-    rc=0
-    "$TOP/scripts/run-qtests.sh" "$build" "$filter" >"$logs/qtests-$arch.results" 2>"$logs/qtests-$arch.err" || rc=$?
+# The test programs of build $1 (a name of build_table), run by
+# run-qtests.sh after the command $2... (none, or scripts/sanitized.sh).
+run_test_programs() {
+    local name=$1 build rc=0 status test reason
+    build=$(build_field "$name" dir)
+    log "running the test programs of the $name build"
+    "${@:2}" "$TOP/scripts/run-qtests.sh" "$build" "$filter" >"$logs/qtests-$name.results" 2>"$logs/qtests-$name.err" || rc=$?
     # status 1 with a FAIL line is a failed test; anything else is the runner's
-    if [ $rc != 0 ] && { [ $rc != 1 ] || ! grep -q '^FAIL' "$logs/qtests-$arch.results"; }; then
-        record FAIL "run-qtests.sh ($arch)" "exit status $rc: $(tail -n1 "$logs/qtests-$arch.err")"
+    if [ $rc != 0 ] && { [ $rc != 1 ] || ! grep -q '^FAIL'$'\t' "$logs/qtests-$name.results"; }; then
+        record FAIL "run-qtests.sh ($name)" "exit status $rc: $(tail -n1 "$logs/qtests-$name.err")"
     fi
-    while IFS=$'\t' read -r status name reason; do
+    while IFS=$'\t' read -r status test reason; do
         # the qtests cannot know why the harness has no PQC TPM to offer
         if [ "$status" = SKIP ] && [[ "$reason" == *QTEST_TPM_EMULATOR* ]] &&
             [ -n "${QPQC_PQC_MISSING:-}" ]; then
             reason="$reason; no PQC TPM: $QPQC_PQC_MISSING"
         fi
-        record "$status" "$name" "$reason"
-    done <"$logs/qtests-$arch.results"
-    [ ! -s "$logs/qtests-$arch.err" ] || cat "$logs/qtests-$arch.err"
-done
+        record "$status" "$test" "$reason"
+    done <"$logs/qtests-$name.results"
+    [ ! -s "$logs/qtests-$name.err" ] || cat "$logs/qtests-$name.err"
+}
+
+run_test_programs patched
+run_test_programs patched-aarch64
+# a sanitizer report ends sanitized.sh's output (and makes its status 1)
+if sanitizers; then
+    run_test_programs sanitizers "$TOP/scripts/sanitized.sh"
+fi
 
 # The pipeline's tests one at a time (they use the working tree and the
 # build), then the others QPQC_TEST_JOBS (default 2, the cores) at a time;
@@ -193,6 +209,28 @@ for t in "$TOP"/tests/pipeline/test-*.sh \
         wait -n || true
     done
     start_script "$name" "$t"
+    parallel+=("$name")
+done
+# The harness tests that drive the device, again on the sanitizer build.
+sanitizer_tests=()
+if sanitizers; then
+    sanitizer_tests=("$TOP"/tests/harness/test-migrate-*.py "$TOP"/tests/harness/test-crb-x-chunk-size.sh
+        "$TOP"/tests/harness/test-pqc-mldsa-unpatched.py "$TOP"/tests/interop/test-*.py
+        "$TOP"/tests/fuzz/fuzz-migration-stream.py "$TOP"/tests/sanitizers/test-*.sh)
+fi
+for t in "${sanitizer_tests[@]}"; do
+    name=$(basename "$(dirname "$t")")/$(basename "${t%.*}")
+    [[ "$name" == sanitizers/* ]] || name=sanitizers/$name
+    wanted "$name" || continue
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+        wait -n || true
+    done
+    # tests/sanitizers/ check sanitized.sh itself, the others run under it
+    if [[ "$t" == */tests/sanitizers/* ]]; then
+        start_script "$name" "$t"
+    else
+        start_script "$name" "$TOP/scripts/sanitized.sh" "$t"
+    fi
     parallel+=("$name")
 done
 wait

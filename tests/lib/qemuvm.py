@@ -23,6 +23,7 @@ from builds import BASE_SRC, PATCHED, TOP, UNPATCHED, WORK  # noqa: F401
 # QEMU's own python/qemu, from the base tree
 sys.path.insert(0, os.path.join(BASE_SRC, "python"))
 from qemu.machine import QEMUQtestMachine               # noqa: E402
+from qemu.machine.machine import AbnormalShutdown       # noqa: E402
 
 TPM_BASE = 0xFED40000
 # CRB registers
@@ -355,8 +356,16 @@ class Machine(QEMUQtestMachine):
                 self.shutdown(timeout=IO_TIMEOUT)
             else:
                 self.wait()
+        except AbnormalShutdown:
+            # it exited by itself while asked to quit: not an error
+            if self.exitcode() is None or self.exitcode() < 0:
+                raise
         finally:
             self.swtpm.stop()
+        code = self.exitcode()
+        if code is not None and code < 0:   # a crash, or a sanitizer's abort
+            raise RuntimeError(f"QEMU died of signal {-code}: "
+                               + "\n".join(self.stderr().splitlines()[-20:]))
 
 
 def load_stream(qemu, device, tmp, stream, **kw):
@@ -369,7 +378,8 @@ def load_stream(qemu, device, tmp, stream, **kw):
     try:
         m.cmd("migrate-incoming", uri=m.uri(f"file:{path}"))
         # a refused stream makes QEMU exit, maybe before its event is sent
-        m.migration_status()
+        if m.migration_status() == "failed":
+            m.wait()
     except RuntimeError:
         if m.is_running():
             m.close()
