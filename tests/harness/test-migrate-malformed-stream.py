@@ -7,7 +7,9 @@ each length or offset of the subsection corrupted.  Every load must be
 refused with an error that names the field, by a QEMU that exits with
 status 1 (not a crash); the stream as saved must load and complete the
 response, and a command larger than max_xfer must load as one that the
-device refuses (TPM_RC_COMMAND_SIZE), as it would have on the source.
+device refuses (TPM_RC_COMMAND_SIZE), as it would have on the source;
+and the chunk in the window comes from the device's state, also when the
+stream's RAM holds other bytes there.
 """
 
 import os
@@ -81,6 +83,19 @@ def intact(tmp, head, tail, command, response, offset, first):
             f"response differs: {(first + rest).hex()} {response.hex()}"
 
 
+def window_from_device(tmp, stream, first):
+    """the window the stream's RAM holds is not trusted: the destination
+    puts back the chunk of the device's own copy (here: RAM zeroed)"""
+    crb = migstream.section(stream, "tpm-crb")
+    at = stream.find(first)
+    assert 0 < at < crb.header, "the window's chunk is not in the RAM"
+    stream = stream[:at] + bytes(len(first)) + stream[at + len(first):]
+    with load(tmp, "window", stream) as m:
+        assert m.is_running(), f"stream with the window zeroed: {m.stderr()}"
+        got = m.read(q.CRB_WINDOW, 64)
+        assert got == first, f"the window holds {got.hex()}"
+
+
 def oversize(tmp, head, tail):
     """a command larger than max_xfer loads as one that stays refused"""
     stream = head + payload(tpm_bytes(70000, 10), b"", 0) + tail
@@ -103,6 +118,8 @@ def main():
 
         q.scenario("the intact stream loads and the response completes",
                    intact, tmp, head, tail, command, response, offset, first)
+        q.scenario("the window comes from the device's state, not from RAM",
+                   window_from_device, tmp, stream, first)
         q.scenario("a migrated command larger than max_xfer stays refused",
                    oversize, tmp, head, tail)
         cases = [

@@ -35,7 +35,7 @@ FAULTS = [
      """    uint32_t n = MIN(left + 1, s->chunk_size);""",
      "off by one in the command bytes taken from a chunk"),
     (CRB, """    if (tpm_crb_get_active_locty(s) != locty) {""",
-     """    if (0) {""",
+     """    if (tpm_crb_get_active_locty(s) != locty && 0) {""",
      "CRB_CTRL_START written from any locality"),
     (CRB, """        return;
     }
@@ -71,6 +71,7 @@ FAULTS = [
         tpm_backend_finish_sync(s->tpmbe);
     }""",
      """    if (!running) {
+        (void)s;
     }""",
      "the executing command is not finished when the VM stops"),
     # CRB migration
@@ -91,7 +92,9 @@ FAULTS = [
     (CRB, """            s->chunk_state == CRB_CHUNK_RESPONDING);""",
      """            0);""",
      "RESPONDING does not migrate its state"),
-    (CRB, """        tpm_crb_chunk_restore_window(s);\n""", "",
+    (CRB, """    if (s->chunk_state != CRB_CHUNK_RESPONDING ||
+        s->rsp_offset < s->chunk_size || s->rsp_offset % s->chunk_size) {""",
+     """    if (1) {""",
      "the window is not restored from the migrated response"),
     (CRB, """    if (s->regs[R_CRB_CTRL_CMD_SIZE] != s->chunk_size) {""",
      """    if (0) {""",
@@ -121,8 +124,8 @@ FAULTS = [
     (TIS, """    if (s->buffer_size < TPM_TIS_BUFFER_MAX + size) {""",
      """    if (0) {""",
      "ext_buffer loaded into a 4096-byte buffer"),
-    (TIS, """    if (!tpm_tis_locty_is_valid_or_none(s->active_locty) ||""",
-     """    if (0 && !tpm_tis_locty_is_valid_or_none(s->active_locty) ||""",
+    (TIS, """    return TPM_TIS_IS_VALID_LOCTY(locty) || locty == TPM_TIS_NO_LOCALITY;""",
+     """    return true;""",
      "the stream's locality numbers not checked"),
     (TIS, """        if (s->loc[l].state > TPM_TIS_STATE_RECEPTION) {""",
      """        if (0) {""",
@@ -148,7 +151,8 @@ FAULTS = [
     (EMU, """    if (rsp_size < sizeof(struct tpm_resp_hdr) || rsp_size > out_len) {""",
      """    if (rsp_size < sizeof(struct tpm_resp_hdr)) {""",
      "a response larger than the buffer read into it"),
-    (EMU, """        tpm_emulator_discard_response(tpm_emu, rsp_size);\n""", "",
+    (EMU, """    left = rsp_size - sizeof(struct tpm_resp_hdr);""",
+     """    left = 0;""",
      "the rest of a refused response left in the data channel"),
     (VMSTATE, """    uint32_t len = qemu_get_be32(f);
 
