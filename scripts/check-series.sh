@@ -22,7 +22,8 @@ fi
 
 # $WORK/prefix.stamp: one line "sha256-of-patch commit" per checked prefix.
 stamp=$WORK/prefix.stamp
-mapfile -t done_lines <"$stamp" 2>/dev/null || done_lines=()
+done_lines=()
+[ ! -f "$stamp" ] || mapfile -t done_lines <"$stamp"
 start=base
 j=0
 while [ $j -lt $((n - 1)) ] && [ $j -lt ${#done_lines[@]} ]; do

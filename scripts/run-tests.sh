@@ -5,7 +5,8 @@
 # programs, the tests of the pipeline itself (tests/pipeline), the tests of
 # the device across builds (tests/harness), the real-guest tests
 # (tests/guest) and the interoperability tests with upstream QEMU
-# (tests/interop), and ends with "N passed, N failed, N skipped".
+# (tests/interop), with QPQC_SANITIZERS=1 also the device's tests on the
+# ASan/UBSan build, and ends with "N passed, N failed, N skipped".
 #   run-tests.sh [PATTERN]   only the tests whose name contains PATTERN
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -133,7 +134,7 @@ finish_sid_chroot() {
 
 # Tests use what is prepared here and never build anything themselves.
 log "preparing: fetch, working tree, builds (patched, unpatched), guest image, PQC TPM"
-if wanted interop; then start_sid_chroot; fi
+if wanted interop || { sanitizers && wanted sanitizers/interop; }; then start_sid_chroot; fi
 prepare "$TOP/scripts/fetch-base.sh"
 prepare "$TOP/scripts/build.sh" patched
 prepare "$TOP/scripts/build.sh" base
