@@ -194,6 +194,14 @@ fi
 # results are recorded in the order of this list.
 jobs_max=${QPQC_TEST_JOBS:-2}
 parallel=()
+# Start test $2 (arguments $3...), named $1, once a job slot is free.
+start_parallel() {
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+        wait -n || true
+    done
+    start_script "$@"
+    parallel+=("$1")
+}
 for t in "$TOP"/tests/pipeline/test-*.sh \
     "$TOP"/tests/harness/test-*.sh "$TOP"/tests/harness/test-*.py \
     "$TOP"/tests/guest/test-*.sh "$TOP"/tests/interop/test-*.py; do
@@ -206,11 +214,7 @@ for t in "$TOP"/tests/pipeline/test-*.sh \
         finish_script "$name"
         continue
     fi
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
-        wait -n || true
-    done
-    start_script "$name" "$t"
-    parallel+=("$name")
+    start_parallel "$name" "$t"
 done
 # The harness tests that drive the device, again on the sanitizer build.
 sanitizer_tests=()
@@ -223,16 +227,12 @@ for t in "${sanitizer_tests[@]}"; do
     name=$(basename "$(dirname "$t")")/$(basename "${t%.*}")
     [[ "$name" == sanitizers/* ]] || name=sanitizers/$name
     wanted "$name" || continue
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
-        wait -n || true
-    done
     # tests/sanitizers/ check sanitized.sh itself, the others run under it
     if [[ "$t" == */tests/sanitizers/* ]]; then
-        start_script "$name" "$t"
+        start_parallel "$name" "$t"
     else
-        start_script "$name" "$TOP/scripts/sanitized.sh" "$t"
+        start_parallel "$name" "$TOP/scripts/sanitized.sh" "$t"
     fi
-    parallel+=("$name")
 done
 wait
 for name in "${parallel[@]}"; do

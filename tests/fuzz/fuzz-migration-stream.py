@@ -89,10 +89,7 @@ def save(state, tmp):
     with q.Machine([q.PATCHED], device, f"{tmp}/src", tpm=f.FakeTpm) as m:
         m.open(device)
         prepare(m)
-        assert "return" in m.migrate(f"file:{tmp}/stream")
-        assert m.migration_status() == "completed", m.stderr()
-    with open(f"{tmp}/stream", "rb") as fp:
-        return fp.read()
+        return m.save_stream(f"{tmp}/stream")
 
 
 def leaves(field):

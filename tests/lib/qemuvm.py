@@ -258,6 +258,15 @@ class Machine(QEMUQtestMachine):
     def migrate(self, uri):
         return self.qmp("migrate", uri=self.uri(uri))
 
+    def save_stream(self, path):
+        """Save the machine's state to the file path; the stream's bytes."""
+        assert "return" in self.migrate(f"file:{path}")
+        status = self.migration_status()
+        assert status == "completed", \
+            f"saving the state: {status}: {self.stderr()}"
+        with open(path, "rb") as fp:
+            return fp.read()
+
     def migration_status(self, want=("completed", "failed"), limit=60):
         """The status of the first MIGRATION event whose status is in
         want, waited for at most limit seconds; an error if QEMU exits
@@ -306,6 +315,9 @@ class Machine(QEMUQtestMachine):
         while len(rsp) < size:
             self.crb_start(NEXT)
             piece = self.read(CRB_WINDOW, min(size - len(rsp), self.chunk))
+            if not piece:
+                raise RuntimeError(f"CRB response stuck at {len(rsp)} of "
+                                   f"{size} bytes: a {self.chunk}-byte window")
             rsp += piece
             got += piece
         return got
