@@ -48,8 +48,8 @@ check:                ## run every test (T=pattern to select)
 check-sanitizers:     ## the device's tests on the ASan/UBSan build only
 	scripts/run-tests.sh sanitizers
 
-fuzz:                 ## fuzz the migration stream on the ASan/UBSan build (LOADS=per state)
-	scripts/fuzz.sh $(LOADS)
+fuzz:                 ## generic-fuzz the TPM interfaces (FUZZ_TIME=s per target), then the migration stream (LOADS=per state)
+	scripts/fuzz.sh $(or $(FUZZ_TIME),300) $(or $(LOADS),300)
 
 interop:              ## migrate mid-transfer to/from upstream QEMU 11.1 (sid chroot)
 	scripts/make-sid-chroot.sh

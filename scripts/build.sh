@@ -4,7 +4,8 @@
 # tests/upstream-tests.  "build.sh" builds the patched tree, for x86_64 and
 # for aarch64 (the Arm-only TIS variants), "build.sh base" the unpatched
 # base for x86_64 next to it, "build.sh sanitizers" the patched tree with
-# ASan and UBSan.  Incremental: an unchanged tree rebuilds nothing.
+# ASan and UBSan, "build.sh fuzz" its libFuzzer qemu-fuzz-x86_64.
+# Incremental: an unchanged tree rebuilds nothing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,11 +25,11 @@ base)
     git -C "$BASE_SRC" checkout -q --detach base
     builds=unpatched
     ;;
-sanitizers)
+sanitizers|fuzz)
     "$TOP/scripts/make-worktree.sh"
-    builds=sanitizers
+    builds=$which
     ;;
-*) die "usage: build.sh [patched|base|sanitizers]" ;;
+*) die "usage: build.sh [patched|base|sanitizers|fuzz]" ;;
 esac
 need_cmd ninja
 [ -x "$SYS_PYTHON" ] || die "no $SYS_PYTHON: run 'make deps'"

@@ -127,7 +127,8 @@ aarch64_flags() {
 # their configure flags are those of build_flags.  Each patched tree also
 # gets an aarch64 build for the TIS variants that only Arm machines have
 # (tpm-tis-device, tpm-tis-i2c), and the patched tree a build with
-# AddressSanitizer and UndefinedBehaviorSanitizer; "mutant" is the copy of
+# AddressSanitizer and UndefinedBehaviorSanitizer, and one of libFuzzer's
+# qemu-fuzz-x86_64 (clang, ASan, coverage profile); "mutant" is the copy of
 # the patched tree that tests/mutation/mutation-test.py breaks on purpose.
 # Tests get the binaries and build dirs through the variables of build_env.
 build_table() {
@@ -135,6 +136,7 @@ build_table() {
 patched $SRC $BUILD x86_64
 patched-aarch64 $SRC $BUILD-aarch64 aarch64
 sanitizers $SRC $BUILD-sanitizers x86_64
+fuzz $SRC $BUILD-fuzz x86_64
 mutant $WORK/mutant/src $WORK/mutant/build x86_64
 unpatched $BASE_SRC $BASE_BUILD x86_64
 prefix $PREFIX_SRC $PREFIX_BUILD x86_64
@@ -206,6 +208,10 @@ build_flags() {
     case $1 in
     *-aarch64) aarch64_flags "$2" ;;
     sanitizers) echo "$CONFIGURE_FLAGS --enable-asan --enable-ubsan" ;;
+    # libFuzzer's generic-fuzz; profiled, for the coverage that fuzz.sh reports
+    fuzz) echo "$CONFIGURE_FLAGS --cc=clang --cxx=clang++ --enable-fuzzing
+    --enable-asan --extra-cflags=-fprofile-instr-generate
+    --extra-cflags=-fcoverage-mapping --extra-ldflags=-fprofile-instr-generate" ;;
     *) echo "$CONFIGURE_FLAGS" ;;
     esac
 }
@@ -276,7 +282,11 @@ build_targets() {
     # Regenerate build.ninja first: a patch may have added a test program.
     ninja -C "$build" build.ninja >"$build/ninja.out" 2>&1 ||
         { tail -n 30 "$build/ninja.out" >&2; die "meson regeneration failed in $build"; }
-    targets="qemu-system-$(build_arch "$build") $(test_targets "$build" | tr '\n' ' ')"
+    if [ "$(build_field "$build" name)" = fuzz ]; then
+        targets=qemu-fuzz-$(build_arch "$build")
+    else
+        targets="qemu-system-$(build_arch "$build") $(test_targets "$build" | tr '\n' ' ')"
+    fi
     log "building ($what): $targets"
     ccache_env
     local before after

@@ -9,6 +9,8 @@ set -euo pipefail
 BUILD_PKGS="gcc libc6-dev make pkg-config ninja-build flex bison git perl
     libglib2.0-dev libfdt-dev python3 python3-venv dpkg-dev xz-utils
     ca-certificates ccache autoconf automake libtool"  # last three: build-pqc-tpm.sh
+# libFuzzer and the profile tools of make fuzz (scripts/fuzz-guest.sh)
+BUILD_PKGS="$BUILD_PKGS clang llvm libclang-rt-dev"
 # tpm2-tools brings the cmd TCTI that the guest driver tpm-chunk serves:
 # libtss2-tctildr0 depends on libtss2-tcti-cmd0 (...t64 on Debian 13).
 RUN_PKGS="swtpm swtpm-tools tpm2-tools seabios qemu-system-data ipxe-qemu

@@ -30,6 +30,7 @@ TPM_BASE = 0xFED40000
 CRB_LOC_CTRL, CRB_CTRL_REQ, CRB_CTRL_STS = 0x08, 0x40, 0x44
 CRB_CTRL_START, CRB_CMD_SIZE, CRB_WINDOW = 0x4C, 0x58, 0x80
 START, RETRY, NEXT = 1, 2, 4
+MAX_BUFFER = 65536
 # chunking that migrates, over a 64-byte window (patched build only)
 CRB_CHUNKED_64 = ("tpm-crb,cap-chunk=on,x-allow-chunk-migration=on,"
                   "x-chunk-size=64")
@@ -55,6 +56,16 @@ PCR_READ_16 = tpm_cmd(0x8001, 0x17e, bytes.fromhex("00000001000b03000001"))
 
 def get_random(n):
     return tpm_cmd(0x8001, 0x17b, n.to_bytes(2, "big"))
+
+
+def response_size(header):
+    """The size field of a response header; an error if no device can
+    have sent it (a buffer is never more than 64 KiB)."""
+    size = int.from_bytes(header[2:6], "big")
+    if not 10 <= size <= MAX_BUFFER:
+        raise RuntimeError(f"a response of {size} bytes: header "
+                           f"{header[:6].hex()}")
+    return size
 
 
 def padded(size):
@@ -309,7 +320,7 @@ class Machine(QEMUQtestMachine):
     def crb_receive(self, first_chunk_done=False):
         """Read a whole response; first_chunk_done: chunk 0 was read."""
         rsp = self.read(CRB_WINDOW, 10)
-        size = int.from_bytes(rsp[2:6], "big")
+        size = response_size(rsp)
         rsp += self.read(CRB_WINDOW + 10, min(size, self.chunk) - 10)
         got = rsp if not first_chunk_done else b""
         while len(rsp) < size:
@@ -353,7 +364,7 @@ class Machine(QEMUQtestMachine):
         self.tis_write(req)
         self.tis_go()
         rsp = self.tis_read(6)
-        rsp += self.tis_read(int.from_bytes(rsp[2:6], "big") - 6)
+        rsp += self.tis_read(response_size(rsp) - 6)
         self.writel(TIS_STS, TIS_STS_READY)
         return rsp
 

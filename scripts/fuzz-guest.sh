@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Run libFuzzer's generic-fuzz targets of the TPM interfaces (the series'
+# tests/qtest/fuzz configs: tpm-crb-chunk, tpm-crb-chunk64, tpm-tis-ext)
+# on the fuzz build, from the seed corpus of tests/fuzz/tpm-fuzz-seeds.py
+# and the corpus that earlier runs kept.  Prints, per target, the
+# executions, libFuzzer's coverage, the crashes and hangs, and the lines
+# of hw/tpm/*.c that the run covered (clang's profile of the fuzz build);
+# each crash is kept with the qtest trace that replays it
+# (tests/fuzz/replay-qtest-trace.py).
+#   fuzz-guest.sh [SECONDS_PER_TARGET [TARGET...]]      (default 300, all)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+seconds=${1:-300}
+shift || true
+targets=${*:-tpm-crb-chunk tpm-crb-chunk64 tpm-tis-ext}
+need_cmd clang
+need_cmd llvm-profdata
+need_cmd llvm-cov
+"$TOP/scripts/build.sh" fuzz
+fuzzer=$(build_field fuzz dir)/qemu-fuzz-x86_64
+dir=$WORK/fuzz/guest
+rm -rf "$dir/seeds" "$dir/profile"
+mkdir -p "$dir/profile"
+"$TOP/tests/fuzz/tpm-fuzz-seeds.py" "$dir/seeds"
+
+# "EXECUTIONS COV CRASHES TIMEOUTS" from the last status line of a fork run
+fork_stats() {
+    sed -n 's/^#\([0-9]*\): cov: \([0-9]*\) .*oom\/timeout\/crash: [0-9]*\/\([0-9]*\)\/\([0-9]*\).*/\1 \2 \4 \3/p' "$1" | tail -n1
+}
+
+rc=0
+for t in $targets; do
+    corpus=$dir/corpus/$t crashes=$dir/crashes/$t
+    mkdir -p "$corpus" "$crashes"
+    log "generic-fuzz-$t: ${seconds}s on $(build_jobs) workers (log: ${dir#"$TOP"/}/$t.log)"
+    # %2m: the workers merge their profiles into two files as they exit.
+    # No leak check: QEMU keeps what it allocates from input to input, and
+    # LeakSanitizer's scan after each input took 95% of the time.
+    LLVM_PROFILE_FILE="$dir/profile/$t-%2m.profraw" \
+        "$fuzzer" --fuzz-target="generic-fuzz-$t" -fork="$(build_jobs)" \
+        -ignore_crashes=1 -ignore_timeouts=1 -timeout=10 -rss_limit_mb=4096 -detect_leaks=0 \
+        -max_len=40000 -max_total_time="$seconds" -artifact_prefix="$crashes/" \
+        "$corpus" "$dir/seeds/$t" >"$dir/$t.log" 2>&1 || true
+    read -r execs cov crashed hung < <(fork_stats "$dir/$t.log") ||
+        { tail -n 20 "$dir/$t.log" >&2; die "generic-fuzz-$t did not run"; }
+    echo "generic-fuzz-$t: $execs executions, cov $cov (libFuzzer's edges of hw/), $crashed crashes, $hung hangs, corpus $(ls "$corpus" | wc -l) inputs"
+    for c in "$crashes"/crash-* "$crashes"/timeout-*; do
+        [ -e "$c" ] || continue
+        rc=1
+        [ -e "$c.qtest" ] && continue
+        QTEST_LOG=1 FUZZ_SERIALIZE_QTEST=1 "$fuzzer" --fuzz-target="generic-fuzz-$t" \
+            -runs=1 "$c" 2>"$c.trace" >/dev/null || true
+        "$SYS_PYTHON" "$SRC/scripts/oss-fuzz/reorder_fuzzer_qtest_trace.py" "$c.trace" >"$c.qtest"
+        echo "  finding ${c#"$TOP"/}: replay with tests/fuzz/replay-qtest-trace.py $t $c.qtest"
+    done
+done
+
+log "coverage of hw/tpm/*.c by these runs"
+llvm-profdata merge -sparse "$dir"/profile/*.profraw -o "$dir/fuzz.profdata"
+llvm-cov export -summary-only -instr-profile="$dir/fuzz.profdata" "$fuzzer" \
+    >"$dir/coverage.json"
+"$TOP/tests/fuzz/tpm-coverage.py" "$dir/coverage.json"
+exit $rc

@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Replay a qtest trace of a generic-fuzz finding on a normal build.
+
+scripts/fuzz-guest.sh turns each crash of a generic-fuzz target into a
+qtest trace (QTEST_LOG, then scripts/oss-fuzz/reorder_fuzzer_qtest_trace.py
+of the base tree).  This sends that trace, command by command, to the
+patched qemu-system-x86_64 (QPQC_QEMU_PATCHED; scripts/sanitized.sh gives
+the sanitizer build) with the target's device and the harness's fake TPM,
+which answers as the fuzzer's TPM does (bytes 10-13 ask for the size),
+and says whether QEMU survived it.
+
+    replay-qtest-trace.py TARGET TRACE      exit status 0: QEMU survived
+"""
+
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import faketpm as f                                     # noqa: E402
+import qemuvm as q                                      # noqa: E402
+
+# the devices of the configs in tests/qtest/fuzz/generic_fuzz_configs.h
+TARGETS = {
+    "tpm-crb-chunk": "tpm-crb,cap-chunk=on,ppi=off",
+    "tpm-crb-chunk64": "tpm-crb,cap-chunk=on,x-chunk-size=64,ppi=off",
+    "tpm-tis-ext": "tpm-tis,x-allow-ext-buffer=on,ppi=off",
+}
+
+
+def replay(target, trace, tmp):
+    """None if QEMU survived the trace, else what happened."""
+    with open(trace) as fp:
+        commands = [line.strip() for line in fp if line.strip()]
+    m = q.Machine([q.PATCHED], TARGETS[target], tmp, tpm=f.FakeTpm)
+    n, cmd = 0, "clock_step"
+    try:
+        for n, cmd in enumerate(commands, 1):
+            m.qtest(cmd)
+        m.qtest("clock_step")
+        return None
+    except Exception as e:
+        return f"command {n} of {len(commands)} ({cmd[:60]}): " \
+               f"{type(e).__name__}: {e}"
+    finally:
+        try:
+            m.close()
+        except RuntimeError as e:       # QEMU died of a signal
+            return str(e)
+
+
+def main():
+    target, trace = sys.argv[1:3]
+    with tempfile.TemporaryDirectory() as tmp:
+        wrong = replay(target, trace, tmp)
+    print(f"{trace}: " + (wrong or "QEMU survived the trace"))
+    sys.exit(1 if wrong else 0)
+
+
+if __name__ == "__main__":
+    main()
