@@ -7,8 +7,10 @@ qtest trace (QTEST_LOG, then scripts/oss-fuzz/reorder_fuzzer_qtest_trace.py
 of the base tree).  This sends that trace, command by command, to the
 patched qemu-system-x86_64 (QPQC_QEMU_PATCHED; scripts/sanitized.sh gives
 the sanitizer build) with the target's device and the harness's fake TPM,
-which answers as the fuzzer's TPM does (bytes 10-13 ask for the size),
-and says whether QEMU survived it.
+which answers as the fuzzer's TPM does (bytes 10-13 ask for the size;
+where they ask for more than 8192 bytes, the fuzzer's TPM sends 8192 and
+the fake TPM the size asked, which the backend refuses), and says whether
+QEMU survived it.
 
     replay-qtest-trace.py TARGET TRACE      exit status 0: QEMU survived
 """

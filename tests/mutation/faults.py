@@ -104,6 +104,9 @@ FAULTS = [
      """    if (0) {
         error_report("tpm-crb: CRB_CTRL_START: Start is set""",
      "Start set in the stream accepted"),
+    (CRB, """    if (ARRAY_FIELD_EX32(s->regs, CRB_LOC_STATE, activeLocality)) {""",
+     """    if (0) {""",
+     "an activeLocality other than 0 in the stream accepted"),
     (CRB, """        s->cmd_oversize = s->cmd_size > s->be_buffer_size ||
                           (s->command->len == CRB_TPM_HDR_SIZE &&
                            s->cmd_size != CRB_TPM_HDR_SIZE);""",
