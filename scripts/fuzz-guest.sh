@@ -50,8 +50,9 @@ for t in $targets; do
         [ -e "$c" ] || continue
         rc=1
         [ -e "$c.qtest" ] && continue
-        QTEST_LOG=1 FUZZ_SERIALIZE_QTEST=1 "$fuzzer" --fuzz-target="generic-fuzz-$t" \
-            -runs=1 "$c" 2>"$c.trace" >/dev/null || true
+        # (a hang hangs here too: the trace up to it is what it wrote)
+        QTEST_LOG=1 FUZZ_SERIALIZE_QTEST=1 timeout -s KILL 120 "$fuzzer" \
+            --fuzz-target="generic-fuzz-$t" -runs=1 "$c" 2>"$c.trace" >/dev/null || true
         "$SYS_PYTHON" "$SRC/scripts/oss-fuzz/reorder_fuzzer_qtest_trace.py" "$c.trace" >"$c.qtest"
         echo "  finding ${c#"$TOP"/}: replay with tests/fuzz/replay-qtest-trace.py $t $c.qtest"
     done
