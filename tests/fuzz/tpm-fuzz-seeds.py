@@ -7,8 +7,9 @@ input format (tests/qtest/fuzz/generic_fuzz.c): operations separated by
 "FUZZ", each an opcode byte and the packed arguments of the operation.
 The fuzzed regions are numbered in address order: for tpm-crb 0 is its
 registers and 1 its window (tpm-crb-cmd), for tpm-tis 0 is its registers.
-Commands ask the in-test emulator for a response size in their bytes
-10-13, as its any_command mode reads them.
+Commands are the fake TPM's echo commands (tests/lib/faketpm.py): they
+ask for a response size in their bytes 10-13, as the in-test emulator's
+any_command mode reads them.
 
     tpm-fuzz-seeds.py OUTDIR     writes OUTDIR/TARGET/SEED for each target
 """
@@ -17,7 +18,10 @@ import os
 import struct
 import sys
 
-OP_READ, OP_WRITE, OP_CLOCK_STEP = 2, 3, 9
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from faketpm import echo_command as command             # noqa: E402
+
+OP_READ, OP_WRITE = 2, 3
 BYTE, WORD, LONG = 0, 1, 2
 SEPARATOR = b"FUZZ"
 REGS, WINDOW = 0, 1
@@ -31,11 +35,6 @@ REQUEST_USE, ACTIVE_LOCALITY = 0x02, 0x20
 STS_READY, STS_GO, STS_RETRY = 0x40, 0x20, 0x02
 
 
-def command(size, rsp_size):
-    body = struct.pack(">I", rsp_size) + bytes(i & 0xff for i in range(size - 14))
-    return struct.pack(">HII", 0x8001, size, 0x17B) + body
-
-
 class Seed:
     def __init__(self):
         self.ops = []
@@ -47,9 +46,6 @@ class Seed:
     def read(self, base, offset, size=LONG):
         self.ops.append(bytes([OP_READ]) + struct.pack("<BBxxI", size, base,
                                                        offset))
-
-    def step(self):
-        self.ops.append(bytes([OP_CLOCK_STEP]))
 
     def data(self):
         return SEPARATOR.join(self.ops)
