@@ -38,8 +38,7 @@ import qemuvm as q                                      # noqa: E402
 q.IO_TIMEOUT = 30                # a load or a register access that hangs
 CRB = q.CRB_CHUNKED_64
 TIS = "tpm-tis,x-allow-ext-buffer=on"
-LOCALITY = 0x1000
-CRB_RELINQUISH, TIS_ACTIVE_LOCALITY = 0x02, 0x20
+CRB_RELINQUISH = 0x02
 
 
 def crb_idle(m):
@@ -205,10 +204,10 @@ def works(m, device, section):
     cmd = f.echo_command(300, 200)
     if section == "tpm-crb":
         for loc in range(5):
-            m.writeb(loc * LOCALITY + q.CRB_LOC_CTRL, CRB_RELINQUISH)
+            m.writeb(loc * q.LOCALITY + q.CRB_LOC_CTRL, CRB_RELINQUISH)
     else:
         for loc in range(5):
-            m.writeb(loc * LOCALITY + q.TIS_ACCESS, TIS_ACTIVE_LOCALITY)
+            m.writeb(loc * q.LOCALITY + q.TIS_ACCESS, q.TIS_ACCESS_ACTIVE)
     m.open(device)
     rsp = m.transfer(cmd)
     if rsp != f.expected_response(cmd):

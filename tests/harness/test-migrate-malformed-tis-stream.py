@@ -32,9 +32,11 @@ def save_stream(tmp, device, cmd, received):
 
 
 def fields(stream):
-    """Offsets of rw_offset, active_locty and loc[0].state in stream."""
+    """Offsets of rw_offset, active_locty, next_locty and loc[0].state in
+    stream."""
     tis = migstream.section(stream, "tpm-tis").fields
     return (tis["state.rw_offset"].start, tis["state.active_locty"].start,
+            tis["state.next_locty"].start,
             tis["state.loc"].items[0].items["state"].start)
 
 
@@ -78,15 +80,17 @@ def main():
             q.scenario(f"the {name} stream loads and the command completes",
                        completes, tmp, name, stream, device, cmd, received)
 
-        rw_offset, active, state = fields(small)
+        rw_offset, active, next_locty, state = fields(small)
         cases = [
             ("rw_offset beyond the buffer",
              patch(small, rw_offset, struct.pack(">H", 4097)), "tpm-tis",
              "rw_offset: 4097 is beyond the 4096-byte buffer"),
             ("active locality out of range",
              patch(small, active, b"\x05"), "tpm-tis",
-             "active_locty 5, aborting_locty 255, next_locty 255:"
-             " not a locality"),
+             "active_locty 5: not a locality"),
+            ("an abort in progress, which pre_save never saves",
+             patch(small, next_locty, b"\x01"), "tpm-tis",
+             "aborting_locty 255, next_locty 1: an abort in progress"),
             ("locality state out of range",
              patch(small, state, struct.pack(">I", 7)), "tpm-tis",
              "state of locality 0: 7 is not a state"),

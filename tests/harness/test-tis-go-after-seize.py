@@ -17,24 +17,23 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import faketpm as f                                     # noqa: E402
 import qemuvm as q                                      # noqa: E402
 
-LOC1 = 0x1000
-SEIZE, ACTIVE = 0x08, 0x20
+LOC1 = q.LOCALITY
 
 
 def go_after_seize(tmp):
     with q.Machine([q.PATCHED], "tpm-tis", tmp, tpm=f.FakeTpm) as m:
         m.tis_open()
         m.tis_write(f.echo_command(14, 10))     # received, EXPECT clear
-        m.writeb(LOC1 + q.TIS_ACCESS, SEIZE)    # locality 1 seizes
-        q.wait_for(lambda: m.readb(LOC1 + q.TIS_ACCESS) & ACTIVE,
-                   "locality 1 active")
-        m.writeb(LOC1 + q.TIS_ACCESS, ACTIVE)   # and relinquishes
+        m.writeb(LOC1 + q.TIS_ACCESS, q.TIS_ACCESS_SEIZE)  # locality 1 seizes
+        q.wait_for(lambda: m.readb(LOC1 + q.TIS_ACCESS)
+                   & q.TIS_ACCESS_ACTIVE, "locality 1 active")
+        m.writeb(LOC1 + q.TIS_ACCESS, q.TIS_ACCESS_ACTIVE)  # and relinquishes
         m.tis_open()
         before = len(m.swtpm.commands)          # QEMU's probe at startup
         m.writel(q.TIS_STS, q.TIS_STS_GO)
         m.qtest("clock_step")
         sts = m.readl(q.TIS_STS)
-        assert len(m.swtpm.commands) == before and not sts & 0x10, \
+        assert len(m.swtpm.commands) == before and not sts & q.TIS_STS_AVAIL, \
             f"GO sent {[c.hex() for c in m.swtpm.commands[before:]]}, " \
             f"STS {sts:#x}"
         cmd = f.echo_command(20, 30)

@@ -37,6 +37,8 @@ CRB_CHUNKED_64 = ("tpm-crb,cap-chunk=on,x-allow-chunk-migration=on,"
 # TIS registers
 TIS_ACCESS, TIS_STS, TIS_FIFO = 0x00, 0x18, 0x24
 TIS_STS_VALID, TIS_STS_READY, TIS_STS_GO, TIS_STS_AVAIL = 0x80, 0x40, 0x20, 0x10
+TIS_ACCESS_REQUEST_USE, TIS_ACCESS_SEIZE, TIS_ACCESS_ACTIVE = 0x02, 0x08, 0x20
+LOCALITY = 0x1000                # the registers of locality N at N * LOCALITY
 
 
 def tpm_cmd(tag, cc, body):
@@ -341,8 +343,9 @@ class Machine(QEMUQtestMachine):
 
     # TIS FIFO, locality 0
     def tis_open(self):
-        self.writeb(TIS_ACCESS, 0x02)           # requestUse
-        wait_for(lambda: self.readb(TIS_ACCESS) & 0x20, "TIS locality 0")
+        self.writeb(TIS_ACCESS, TIS_ACCESS_REQUEST_USE)
+        wait_for(lambda: self.readb(TIS_ACCESS) & TIS_ACCESS_ACTIVE,
+                 "TIS locality 0")
 
     def tis_write(self, data, ready=True):
         """Write data to the FIFO; with ready, start a command first."""

@@ -164,4 +164,13 @@ FAULTS = [
 
     if (0) {""",
      "a GByteArray longer than its bound loaded"),
+    # faults of fixes made later (appended, so that the numbers stay)
+    (TIS, """        s->loc[s->aborting_locty].state = TPM_TIS_STATE_IDLE;
+        tpm_tis_sts_set(&s->loc[s->aborting_locty], 0);
+""", "",
+     "a locality that loses the TPM keeps the command it received"),
+    (TIS, """    if (s->aborting_locty != TPM_TIS_NO_LOCALITY ||
+        s->next_locty != TPM_TIS_NO_LOCALITY) {""",
+     """    if (0) {""",
+     "an abort in progress accepted from the stream"),
 ]
