@@ -9,8 +9,9 @@ patched qemu-system-x86_64 (QPQC_QEMU_PATCHED; scripts/sanitized.sh gives
 the sanitizer build) with the target's device and the harness's fake TPM,
 which answers as the fuzzer's TPM does (bytes 10-13 ask for the size;
 where they ask for more than 8192 bytes, the fuzzer's TPM sends 8192 and
-the fake TPM the size asked, which the backend refuses), and says whether
-QEMU survived it.
+the fake TPM the size asked, which the backend refuses), resets the
+machine as generic-fuzz does after each input, and says whether QEMU
+survived it.
 
     replay-qtest-trace.py TARGET TRACE      exit status 0: QEMU survived
 """
@@ -36,20 +37,22 @@ def replay(target, trace, tmp):
     with open(trace) as fp:
         commands = [line.strip() for line in fp if line.strip()]
     m = q.Machine([q.PATCHED], TARGETS[target], tmp, tpm=f.FakeTpm)
-    n, cmd = 0, "clock_step"
+    wrong, n, cmd = None, 0, "clock_step"
     try:
         for n, cmd in enumerate(commands, 1):
             m.qtest(cmd)
+        # generic-fuzz resets the machine after each input
+        n, cmd = n + 1, "system_reset, then clock_step"
+        m.cmd("system_reset")
         m.qtest("clock_step")
-        return None
     except Exception as e:
-        return f"command {n} of {len(commands)} ({cmd[:60]}): " \
-               f"{type(e).__name__}: {e}"
-    finally:
-        try:
-            m.close()
-        except RuntimeError as e:       # QEMU died of a signal
-            return str(e)
+        wrong = f"command {n} of {len(commands)} ({cmd[:60]}): " \
+                f"{type(e).__name__}: {e}"
+    try:
+        m.close()
+    except (RuntimeError, q.AbnormalShutdown) as e:    # a signal, a hang
+        wrong = wrong or f"{type(e).__name__}: {e}"
+    return wrong
 
 
 def main():

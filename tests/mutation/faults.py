@@ -173,4 +173,7 @@ FAULTS = [
         s->next_locty != TPM_TIS_NO_LOCALITY) {""",
      """    if (0) {""",
      "an abort in progress accepted from the stream"),
+    (TIS, """                if (!tpm_tis_buffer_holds_command(s)) {""",
+     """                if (0) {""",
+     "TPM_GO sends a buffer that another locality emptied"),
 ]

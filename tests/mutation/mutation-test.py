@@ -129,8 +129,9 @@ def main():
     prepare()
     if not build():
         sys.exit(f"the unmutated tree does not build: {MUTANT}/ninja.out")
-    if killer():
-        sys.exit("a kill test fails on the unmutated tree")
+    failing = killer()
+    if failing:
+        sys.exit(f"{failing} fails on the unmutated tree")
     caught = survived = 0
     for n in chosen:
         fault = FAULTS[n - 1]
