@@ -38,7 +38,7 @@ import qemuvm as q                                      # noqa: E402
 q.IO_TIMEOUT = 30                # a load or a register access that hangs
 CRB = q.CRB_CHUNKED_64
 TIS = "tpm-tis,x-allow-ext-buffer=on"
-CRB_RELINQUISH = 0x02
+CRB_RELINQUISH, CRB_TPM_STS = 0x02, 0x01
 
 
 def crb_idle(m):
@@ -203,6 +203,12 @@ def works(m, device, section):
     the test TPM's, else what went wrong."""
     cmd = f.echo_command(300, 200)
     if section == "tpm-crb":
+        if m.readl(q.CRB_CTRL_STS) & CRB_TPM_STS:
+            # A source whose TPM failed saves tpmSts, and the device says
+            # so until the reset that a guest then does.
+            m.cmd("system_reset")
+            q.wait_for(lambda: not m.readl(q.CRB_CTRL_STS) & CRB_TPM_STS,
+                       "tpmSts cleared by the reset")
         for loc in range(5):
             m.writeb(loc * q.LOCALITY + q.CRB_LOC_CTRL, CRB_RELINQUISH)
     else:

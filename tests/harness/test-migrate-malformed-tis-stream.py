@@ -32,12 +32,13 @@ def save_stream(tmp, device, cmd, received):
 
 
 def fields(stream):
-    """Offsets of rw_offset, active_locty, next_locty and loc[0].state in
-    stream."""
+    """Offsets of rw_offset, active_locty, next_locty, loc[0].state and
+    loc[4].access in stream."""
     tis = migstream.section(stream, "tpm-tis").fields
+    loc = tis["state.loc"].items
     return (tis["state.rw_offset"].start, tis["state.active_locty"].start,
-            tis["state.next_locty"].start,
-            tis["state.loc"].items[0].items["state"].start)
+            tis["state.next_locty"].start, loc[0].items["state"].start,
+            loc[4].items["access"].start)
 
 
 def patch(stream, at, data):
@@ -80,7 +81,7 @@ def main():
             q.scenario(f"the {name} stream loads and the command completes",
                        completes, tmp, name, stream, device, cmd, received)
 
-        rw_offset, active, next_locty, state = fields(small)
+        rw_offset, active, next_locty, state, access4 = fields(small)
         cases = [
             ("rw_offset beyond the buffer",
              patch(small, rw_offset, struct.pack(">H", 4097)), "tpm-tis",
@@ -88,6 +89,13 @@ def main():
             ("active locality out of range",
              patch(small, active, b"\x05"), "tpm-tis",
              "active_locty 5: not a locality"),
+            ("locality 4 active, which no guest can use",
+             patch(small, active, b"\x04"), "tpm-tis",
+             "locality 4: active_locty 4, access 0x80: a locality that no"
+             " guest can use"),
+            ("locality 4 requested, which no guest can do",
+             patch(small, access4, b"\x82"), "tpm-tis",
+             "locality 4: active_locty 0, access 0x82"),
             ("an abort in progress, which pre_save never saves",
              patch(small, next_locty, b"\x01"), "tpm-tis",
              "aborting_locty 255, next_locty 1: an abort in progress"),

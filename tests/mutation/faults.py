@@ -174,6 +174,10 @@ FAULTS = [
      """    if (0) {""",
      "an abort in progress accepted from the stream"),
     (TIS, """                if (!tpm_tis_buffer_holds_command(s)) {""",
-     """                if (0) {""",
+     """                if (!tpm_tis_buffer_holds_command(s) && 0) {""",
      "TPM_GO sends a buffer that another locality emptied"),
+    (TIS, """    if (s->active_locty == 4 ||
+        s->loc[4].access != TPM_TIS_ACCESS_TPM_REG_VALID_STS) {""",
+     """    if (0) {""",
+     "locality 4 accepted from the stream, active or requested"),
 ]
