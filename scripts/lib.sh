@@ -97,7 +97,8 @@ series_matches_branch() {
 
 # Remember that the branch tip and patches/ agree (see make-worktree.sh).
 record_sync() {
-    printf '%s %s\n' "$(git -C "$SRC" rev-parse series)" "$(patches_hash)" >"$WORK/src.synced"
+    printf '%s %s %s\n' "$(git -C "$SRC" rev-parse series)" "$(patches_hash)" "$PATCHES" \
+        >"$WORK/src.synced"
 }
 
 # The minimal build: qemu-system-x86_64 with TPM, KVM and TCG, nothing else.

@@ -55,7 +55,11 @@ if series_matches_branch; then
     exit 0
 fi
 
-read -r synced_tip synced_hash <"$WORK/src.synced" 2>/dev/null || true
+read -r synced_tip synced_hash synced_from <"$WORK/src.synced" 2>/dev/null || true
+# Another checkout that shares $WORK (QPQC_WORK) has other patches/: applying
+# them would throw away the series that the first one exported.
+[ "${FORCE:-0}" = 1 ] || [ "${synced_from:-$PATCHES}" = "$PATCHES" ] ||
+    die "$SRC was last synced with $synced_from, not $PATCHES: use one checkout per QPQC_WORK, or FORCE=1 to apply these patches"
 untouched=0
 [ "$(git -C "$SRC" rev-parse HEAD)" = "${synced_tip:-}" ] &&
     [ -z "$(src_git status --porcelain --untracked-files=no)" ] && untouched=1
