@@ -180,4 +180,7 @@ FAULTS = [
         s->loc[4].access != TPM_TIS_ACCESS_TPM_REG_VALID_STS) {""",
      """    if (0) {""",
      "locality 4 accepted from the stream, active or requested"),
+    (CRB, """    if (s->regs[R_CRB_CTRL_START]) {""",
+     """    if (0) {""",
+     "nextChunk or another bit of CRB_CTRL_START accepted from the stream"),
 ]
