@@ -220,7 +220,8 @@ done
 sanitizer_tests=()
 if sanitizers; then
     sanitizer_tests=("$TOP"/tests/harness/test-migrate-*.py "$TOP"/tests/harness/test-crb-x-chunk-size.sh
-        "$TOP"/tests/harness/test-pqc-mldsa-unpatched.py "$TOP"/tests/interop/test-*.py
+        "$TOP"/tests/harness/test-pqc-mldsa-unpatched.py "$TOP"/tests/harness/test-fuzz-findings.py
+        "$TOP"/tests/interop/test-*.py
         "$TOP"/tests/fuzz/fuzz-migration-stream.py "$TOP"/tests/sanitizers/test-*.sh)
 fi
 for t in "${sanitizer_tests[@]}"; do

@@ -206,8 +206,12 @@ class Machine(QEMUQtestMachine):
         super()._post_launch()
         # no read of qtest or QMP waits forever: a stalled QEMU raises
         # TimeoutError in the test instead of hanging it
-        self._qtest.settimeout(IO_TIMEOUT)
-        self._qmp.settimeout(IO_TIMEOUT)
+        self.set_io_timeout(IO_TIMEOUT)
+
+    def set_io_timeout(self, seconds):
+        """How long a read of qtest or QMP waits for QEMU's answer."""
+        self._qtest.settimeout(seconds)
+        self._qmp.settimeout(seconds)
 
     def __exit__(self, *exc):
         self.close()

@@ -32,6 +32,7 @@ HARNESS = ["tests/harness/test-migrate-malformed-stream.py",
            "tests/harness/test-migrate-cross-version.py",
            "tests/harness/test-pqc-mldsa-unpatched.py",
            "tests/harness/test-tis-go-after-seize.py",
+           "tests/harness/test-fuzz-findings.py",
            "tests/interop/test-interop-qemu-11.1.py"]
 # the quick programs first: a fault is usually caught by one of them
 FIRST = ["tpm-crb-chunk-test", "tpm-tis-ext-test", "tpm-crb-test",
