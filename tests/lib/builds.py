@@ -2,7 +2,8 @@
 """The builds the tests run, as scripts/lib.sh defines them (build_table):
 QPQC_BUILD_<NAME>, QPQC_QEMU_<NAME> and QPQC_SRC_<NAME> in the
 environment, exported by scripts/run-tests.sh, or asked of lib.sh when a
-test runs alone."""
+test runs alone (a variable already set, e.g. QPQC_QEMU_PATCHED of
+another build, is kept)."""
 
 import os
 import subprocess
@@ -19,7 +20,7 @@ def _build_env():
     for line in out.splitlines():
         key, _, value = line.partition("=")
         if key.startswith("QPQC_"):
-            os.environ[key] = value
+            os.environ.setdefault(key, value)
 
 
 _build_env()
